@@ -1,0 +1,72 @@
+"""environment.yml (conda users) and pyproject.toml (pip users) must name the same packages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# conda-forge names that differ from the PyPI distribution names
+CONDA_TO_PYPI = {"pytorch": "torch"}
+# conda-only entries that are not Python requirements of the project
+CONDA_ONLY = {"python", "pip", "nodejs"}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lines = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        lines += extra
+    reqs = [Requirement(line) for line in lines]
+    return {_normalise(r.name): str(r.specifier) for r in reqs}
+
+
+def environment_requirements() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    found: dict[str, str] = {}
+    for entry in env["dependencies"]:
+        if isinstance(entry, dict):  # the pip: section
+            for line in entry["pip"]:
+                if line.startswith("-e") or line.startswith("."):
+                    continue
+                r = Requirement(line)
+                found[_normalise(r.name)] = str(r.specifier)
+            continue
+        # conda match spec "name>=1.0,<2" (a single "=" pin also allowed)
+        name, spec = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", entry).groups()
+        name = _normalise(name)
+        if name in CONDA_ONLY:
+            continue
+        found[_normalise(CONDA_TO_PYPI.get(name, name))] = str(Requirement(f"x{spec}").specifier)
+    return found
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    pip_side, conda_side = pyproject_requirements(), environment_requirements()
+    assert sorted(set(pip_side) - set(conda_side)) == [], "add these to environment.yml"
+    assert sorted(set(conda_side) - set(pip_side)) == [], "add these to pyproject.toml"
+
+
+def test_environment_yml_uses_the_same_version_bounds():
+    pip_side, conda_side = pyproject_requirements(), environment_requirements()
+    differ = {n: (pip_side[n], conda_side[n]) for n in pip_side if pip_side[n] != conda_side.get(n)}
+    assert differ == {}, "pyproject.toml vs environment.yml version bounds differ"
+
+
+def test_environment_yml_installs_the_package_itself():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_lines = next(e["pip"] for e in env["dependencies"] if isinstance(e, dict))
+    assert any(line.replace(" ", "").startswith("-e.") for line in pip_lines)
