@@ -1,0 +1,97 @@
+"""Checkpoints are written atomically and every bad file is refused with a clear message."""
+
+import errno
+import pickle
+
+import pytest
+import torch
+
+from svrnn_lite import checkpoint as ckpt
+from svrnn_lite.checkpoint import CheckpointError, atomic_save, safe_load
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "last.pt"
+    atomic_save({"config": {"name": "lite"}, "state_dict": {"w": torch.ones(3)}}, path)
+    return path
+
+
+def test_round_trip(saved):
+    loaded = safe_load(saved, required=("config", "state_dict"))
+    assert torch.equal(loaded["state_dict"]["w"], torch.ones(3))
+
+
+def test_failed_save_keeps_the_previous_checkpoint_and_leaves_no_temp_file(saved, monkeypatch):
+    before = saved.read_bytes()
+
+    def disk_full(obj, f):
+        f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ckpt.torch, "save", disk_full)
+    with pytest.raises(OSError, match="previous checkpoint, if any, is unchanged"):
+        atomic_save({"state_dict": {"w": torch.zeros(3)}}, saved)
+    assert saved.read_bytes() == before
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(saved, monkeypatch):
+    before = saved.read_bytes()
+
+    def interrupted(obj, f):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt.torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({"w": torch.zeros(3)}, saved)
+    assert saved.read_bytes() == before
+    assert len(list(saved.parent.iterdir())) == 1
+
+
+def test_truncated_checkpoint_is_refused(saved):
+    saved.write_bytes(saved.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        safe_load(saved)
+
+
+def test_a_text_file_is_refused(tmp_path):
+    path = tmp_path / "notes.pt"
+    path.write_text("hello")
+    with pytest.raises(CheckpointError, match=str(path.name)):
+        safe_load(path)
+
+
+def test_a_pickled_object_is_not_executed(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": Payload()}, path, pickle_module=pickle)
+    with pytest.raises(CheckpointError):
+        safe_load(path)
+
+
+def test_nan_weights_are_refused(tmp_path):
+    path = tmp_path / "nan.pt"
+    atomic_save({"state_dict": {"conv1.weight": torch.tensor([1.0, float("nan")])}}, path)
+    with pytest.raises(CheckpointError, match="NaN or infinite values in state_dict.conv1.weight"):
+        safe_load(path)
+
+
+def test_missing_keys_are_named(saved):
+    with pytest.raises(CheckpointError, match="no optimizer"):
+        safe_load(saved, required=("state_dict", "optimizer"))
+
+
+def test_a_tensor_instead_of_a_dict_is_refused(tmp_path):
+    path = tmp_path / "tensor.pt"
+    torch.save(torch.ones(2), path)
+    with pytest.raises(CheckpointError, match="holds a Tensor"):
+        safe_load(path)
+
+
+def test_missing_file_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        safe_load(tmp_path / "nope.pt")
