@@ -1,0 +1,113 @@
+"""How close is the synthetic blur to GoPro's? Compare statistics of blurry/sharp pairs.
+
+Reads the 30 real GoPro training crops (128x128, "blur" variant) in
+``../shared/realblur/gopro_train_crops/{blur,sharp}`` next to the repository (or the folder given
+as an argument), cuts one random 128x128 crop from each of the first ``--n`` synthetic training
+pairs (:func:`svrnn_lite.synth.synth_pair`, the default dataset unless ``--shake`` or
+``--object-speed`` override the motion; 300 pairs take about a minute), and prints for both:
+
+- PSNR(blur, sharp) in dB on 8-bit RGB values: how far the blurry input is from the target;
+- gradient-energy ratio ``sum |grad blur|^2 / sum |grad sharp|^2`` of the grey image: how much of
+  the sharp image's detail survives the blur (1 = none lost).
+
+The real crops are for development only: they are read, never copied or shown. Without them the
+script says so and exits with status 0.
+
+Usage::
+
+    .venv/bin/python benchmarks/realism_check.py [REAL_DIR] [--n 300] [--seed 0]
+        [--shake PX_PER_FRAME] [--object-speed PX_PER_FRAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from svrnn_lite.data import read_image
+from svrnn_lite.synth import synth_pair
+
+DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "realblur" / "gopro_train_crops"
+CROP = 128
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two float images in [0, 1], after rounding both to 8 bits."""
+    a8, b8 = (np.round(x * 255).astype(np.float64) for x in (a, b))
+    return float(10 * np.log10(255.0**2 / np.mean((a8 - b8) ** 2)))
+
+
+def gradient_energy(image: np.ndarray) -> float:
+    """Sum of squared finite differences of the grey image."""
+    grey = image.mean(axis=-1)
+    return float((np.diff(grey, axis=0) ** 2).sum() + (np.diff(grey, axis=1) ** 2).sum())
+
+
+def statistics(pairs) -> dict[str, np.ndarray]:
+    """PSNR and gradient-energy ratio of each (blur, sharp) pair."""
+    pairs = list(pairs)
+    return {
+        "PSNR(blur, sharp) dB": np.array([psnr(b, s) for b, s in pairs]),
+        "gradient energy blur/sharp": np.array(
+            [gradient_energy(b) / gradient_energy(s) for b, s in pairs]
+        ),
+    }
+
+
+def real_pairs(folder: Path):
+    for blur_path in sorted((folder / "blur").glob("*.png")):
+        yield read_image(blur_path), read_image(folder / "sharp" / blur_path.name)
+
+
+def synthetic_pairs(n: int, seed: int, **blur_kwargs):
+    """128x128 crops at random places of the synthetic training pairs (GoPro "blur" variant)."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        _, pair, _ = synth_pair("train", i, seed, **blur_kwargs)
+        top, left = (rng.integers(s - CROP + 1) for s in pair.sharp.shape[:2])
+        window = np.s_[top : top + CROP, left : left + CROP]
+        yield pair.blurred[window], pair.sharp[window]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("real", nargs="?", type=Path, default=DEFAULT_REAL, help="real crops")
+    parser.add_argument("--n", type=int, default=300, help="synthetic crops (%(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="dataset seed (%(default)s)")
+    parser.add_argument("--shake", type=float, help="camera speed, px/frame (default: package's)")
+    parser.add_argument("--object-speed", type=float, help="object speed, px/frame (same)")
+    args = parser.parse_args(argv)
+    overrides = {
+        name: value
+        for name, value in (("shake", args.shake), ("object_speed", args.object_speed))
+        if value is not None
+    }
+    if not (args.real / "blur").is_dir() or not (args.real / "sharp").is_dir():
+        print(
+            f"no real crops at {args.real} (expected blur/ and sharp/ inside): nothing to compare"
+        )
+        return 0
+
+    real = statistics(real_pairs(args.real))
+    synthetic = statistics(synthetic_pairs(args.n, args.seed, **overrides))
+    n_real = len(next(iter(real.values())))
+    print(f"real: {n_real} GoPro crops from {args.real}")
+    print(
+        f"synthetic: {args.n} random {CROP}x{CROP} crops of svrnn_lite.synth train pairs, "
+        f"seed {args.seed}, settings {overrides or 'default'}"
+    )
+    print(f"{'statistic':28s} {'data':10s} {'p10':>7s} {'p25':>7s} {'median':>7s} {'p75':>7s} "
+          f"{'p90':>7s} {'mean':>7s}")  # fmt: skip
+    for name in real:
+        for label, values in (("real", real[name]), ("synthetic", synthetic[name])):
+            q = np.percentile(values, [10, 25, 50, 75, 90])
+            cells = " ".join(f"{v:7.3f}" for v in (*q, values.mean()))
+            print(f"{name:28s} {label:10s} {cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

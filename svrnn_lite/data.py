@@ -1,0 +1,285 @@
+"""Read deblurring datasets stored in the GoPro layout.
+
+GoPro (Nah et al. 2017) and the synthetic dataset of :mod:`svrnn_lite.synth` share one layout::
+
+    <root>/{train,test}/<sequence>/{blur,blur_gamma,sharp}/<frame>.png
+
+A blurry image and its sharp target have the same file name in the same sequence.
+:func:`gopro_pairs` lists the pairs, :func:`read_image` reads one image as RGB floats,
+:class:`PairDataset` serves the pairs of a folder and :class:`SyntheticPairs` makes pairs on the
+fly from the bundled images; :func:`random_crop_batch` cuts a training batch from either.
+
+Explained in chapter *Blur synthesis by frame averaging*.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "PairDataset",
+    "SyntheticPairs",
+    "gopro_pairs",
+    "random_crop_batch",
+    "read_image",
+]
+
+#: File name endings :func:`gopro_pairs` treats as images.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def gopro_pairs(
+    root: str | os.PathLike, split: str = "train", variant: str = "blur"
+) -> list[tuple[Path, Path]]:
+    """List the (blurry, sharp) image pairs of a dataset in the GoPro layout.
+
+    Parameters
+    ----------
+    root : path
+        The dataset folder, holding ``train/`` and ``test/`` (e.g. ``GOPRO_Large``).
+    split : {"train", "test"}
+    variant : {"blur", "blur_gamma"}
+        Which blurry images: averaged encoded values (``blur``, what benchmarks use) or averaged
+        in linear light (``blur_gamma``).
+
+    Returns
+    -------
+    list of (Path, Path)
+        ``(blurry, sharp)`` paths sorted by sequence, then frame name.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root/split`` or a sequence's ``variant`` or ``sharp`` folder is missing.
+    ValueError
+        For an unknown split or variant, blurry and sharp file names that do not match, or a
+        split without any image.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from svrnn_lite.synth import write_dataset
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_dataset(root, n_train=0, n_test=2, test_size=(32, 48), progress=False)
+    >>> [(b.parent.parent.name, b.name, s.parent.name) for b, s in gopro_pairs(root, "test")]
+    [('astronaut', '000000.png', 'sharp'), ('chelsea', '000000.png', 'sharp')]
+
+    Explained in chapter *Blur synthesis by frame averaging*.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if variant not in ("blur", "blur_gamma"):
+        raise ValueError(f"variant must be 'blur' or 'blur_gamma', got {variant!r}")
+    root = Path(root)
+    split_dir = root / split
+    if not split_dir.is_dir():
+        raise FileNotFoundError(
+            f"no {split!r} folder in {root}: expected {split_dir}/<sequence>/{{{variant},sharp}}/"
+            "<frame>.png (the GoPro layout)"
+        )
+    pairs = []
+    for sequence in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+        blur_dir, sharp_dir = sequence / variant, sequence / "sharp"
+        for folder in (blur_dir, sharp_dir):
+            if not folder.is_dir():
+                raise FileNotFoundError(f"sequence {sequence} has no {folder.name!r} folder")
+        blurry, sharp = _image_names(blur_dir), _image_names(sharp_dir)
+        if blurry != sharp:
+            only_blur, only_sharp = sorted(blurry - sharp), sorted(sharp - blurry)
+            raise ValueError(
+                f"blurry and sharp images of {sequence} do not match: "
+                f"{len(only_blur)} only in {variant}/ {only_blur[:3]}, "
+                f"{len(only_sharp)} only in sharp/ {only_sharp[:3]}"
+            )
+        pairs += [(blur_dir / name, sharp_dir / name) for name in sorted(blurry)]
+    if not pairs:
+        raise ValueError(f"no image pairs in {split_dir} (expected <sequence>/{variant}/*.png)")
+    return pairs
+
+
+def _image_names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB floats in [0, 1].
+
+    Grey images are copied into three channels; an alpha channel is dropped; 16-bit images are
+    scaled by 1/65535, 8-bit ones by 1/255.
+
+    Parameters
+    ----------
+    path : path
+        An image file PIL can read (PNG, JPEG, ...).
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3)
+        float32 in [0, 1].
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp(), "grey.png")
+    >>> Image.fromarray(np.full((2, 3), 255, np.uint8)).save(path)
+    >>> image = read_image(path)
+    >>> image.shape, image.dtype, float(image.max())
+    ((2, 3, 3), dtype('float32'), 1.0)
+
+    Explained in chapter *Blur synthesis by frame averaging*.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such image file: {path}")
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                pixels = np.asarray(im).astype(np.float32) / 65535.0
+            else:
+                pixels = np.asarray(im.convert("RGB"), np.float32) / 255.0
+    except (OSError, ValueError) as error:  # PIL.UnidentifiedImageError is an OSError
+        raise ValueError(f"cannot read image {path}: {error}") from error
+    if pixels.ndim == 2:
+        pixels = np.stack([pixels] * 3, axis=-1)
+    return np.clip(pixels, 0.0, 1.0)
+
+
+class PairDataset:
+    """The (blurry, sharp) image pairs of a list of files, as float32 (H, W, 3) arrays.
+
+    Parameters
+    ----------
+    pairs : list of (path, path)
+        As returned by :func:`gopro_pairs`.
+    cache : bool or None
+        Keep decoded images in memory; by default only when all of them fit in 2 GB.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from svrnn_lite.synth import write_dataset
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_dataset(root, n_train=0, n_test=1, test_size=(32, 48), progress=False)
+    >>> blurred, sharp = PairDataset(gopro_pairs(root, "test"))[0]
+    >>> blurred.shape, sharp.dtype
+    ((32, 48, 3), dtype('float32'))
+
+    Explained in chapter *Training*.
+    """
+
+    def __init__(self, pairs: list[tuple[Path, Path]], cache: bool | None = None):
+        if not pairs:
+            raise ValueError("PairDataset needs at least one (blurry, sharp) pair")
+        self.pairs = list(pairs)
+        if cache is None:
+            with Image.open(self.pairs[0][1]) as first:
+                width, height = first.size
+            cache = len(self.pairs) * 2 * height * width * 3 * 4 < 2e9
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
+        blur_path, sharp_path = self.pairs[index]
+        blurred, sharp = read_image(blur_path), read_image(sharp_path)
+        if blurred.shape != sharp.shape:
+            raise ValueError(
+                f"blurry and sharp images differ in size: {blur_path} is "
+                f"{blurred.shape[1]}x{blurred.shape[0]}, {sharp_path} is "
+                f"{sharp.shape[1]}x{sharp.shape[0]}"
+            )
+        if self._cache is not None:
+            self._cache[index] = (blurred, sharp)
+        return blurred, sharp
+
+
+class SyntheticPairs:
+    """``n`` blurry/sharp pairs synthesised on demand from the bundled images (nothing on disk).
+
+    Pair ``i`` is :func:`svrnn_lite.synth.synth_pair` ``(split, i, seed, size)``: the same
+    pairs as the dataset writer makes, without writing them.
+
+    Examples
+    --------
+    >>> pairs = SyntheticPairs("train", n=10, size=(32, 32))
+    >>> len(pairs), pairs[3][0].shape
+    (10, (32, 32, 3))
+
+    Explained in chapter *Training*.
+    """
+
+    def __init__(
+        self, split: str, n: int, seed: int = 0, size: tuple[int, int] | None = None
+    ) -> None:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        self.split, self.n, self.seed, self.size = split, n, seed, size
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        from svrnn_lite.synth import synth_pair  # synth imports this module
+
+        _, pair, _ = synth_pair(self.split, index, self.seed, self.size)
+        return pair.blurred.astype(np.float32), pair.sharp.astype(np.float32)
+
+
+def random_crop_batch(
+    pairs, rng: np.random.Generator, batch_size: int, crop: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch: random pairs, one random ``crop`` x ``crop`` window each, random flips.
+
+    Parameters
+    ----------
+    pairs : PairDataset or SyntheticPairs
+        Anything with ``len`` and ``[i] -> (blurred, sharp)``.
+    rng : numpy.random.Generator
+        The only source of randomness, so a batch is fixed by the generator's seed.
+    batch_size, crop : int
+
+    Returns
+    -------
+    blurred, sharp : torch.Tensor
+        float32, shape (batch_size, 3, crop, crop).
+
+    Examples
+    --------
+    >>> pairs = SyntheticPairs("train", n=4, size=(40, 40))
+    >>> blurred, sharp = random_crop_batch(pairs, np.random.default_rng(0), 2, 32)
+    >>> tuple(blurred.shape), tuple(sharp.shape)
+    ((2, 3, 32, 32), (2, 3, 32, 32))
+
+    Explained in chapter *Training*.
+    """
+    blurred_batch, sharp_batch = [], []
+    for _ in range(batch_size):
+        index = int(rng.integers(len(pairs)))
+        blurred, sharp = pairs[index]
+        height, width = sharp.shape[:2]
+        if height < crop or width < crop:
+            name = getattr(pairs, "pairs", None)
+            where = name[index][1] if name else f"pair {index}"
+            raise ValueError(
+                f"crop {crop}x{crop} is larger than image {where} ({width}x{height}): "
+                "use a smaller --crop"
+            )
+        top, left = int(rng.integers(height - crop + 1)), int(rng.integers(width - crop + 1))
+        window = (slice(top, top + crop), slice(left, left + crop))
+        blurred, sharp = blurred[window], sharp[window]
+        if rng.random() < 0.5:  # horizontal flip
+            blurred, sharp = blurred[:, ::-1], sharp[:, ::-1]
+        if rng.random() < 0.5:  # vertical flip
+            blurred, sharp = blurred[::-1], sharp[::-1]
+        blurred_batch.append(np.ascontiguousarray(blurred.transpose(2, 0, 1)))
+        sharp_batch.append(np.ascontiguousarray(sharp.transpose(2, 0, 1)))
+    return torch.from_numpy(np.stack(blurred_batch)), torch.from_numpy(np.stack(sharp_batch))

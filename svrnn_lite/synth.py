@@ -1,0 +1,332 @@
+"""Write a synthetic deblurring dataset in the exact layout of GoPro (Nah et al. 2017).
+
+::
+
+    <root>/train/<sequence>/blur/000000.png          average of the encoded frames (gamma=None)
+    <root>/train/<sequence>/blur_gamma/000000.png    average in linear light (gamma=2.2)
+    <root>/train/<sequence>/sharp/000000.png         the middle frame
+    <root>/test/...                                  the same, from other source images
+    <root>/synth.json                                the settings the dataset was made with
+
+A sequence is one source image (:mod:`svrnn_lite.sources`); its frames are pairs made by
+:func:`svrnn_lite.blur.make_blur_pair` from random crops of it (train: random scale and flip),
+with moving objects cut from three other images of the same split, so train and test share no
+image. Pair ``i`` of a split depends only on ``(seed, split, i)``: the dataset is deterministic,
+and a run that was interrupted continues where it stopped when started again with the same
+settings.
+
+Default sizes, written in about 45 s on two CPU cores: 300 training pairs of 256x256 pixels
+(training takes random 128x128 crops of them, as GoPro training does of its 1280x720 frames) and
+24 test pairs of 640x360 pixels, about 120 MB of PNG files.
+
+Explained in chapter *Blur synthesis by frame averaging*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage.transform import resize
+from tqdm.auto import tqdm
+
+from svrnn_lite.blur import BlurPair, average_frames, make_blur_pair
+from svrnn_lite.sources import load_source, source_names
+
+__all__ = [
+    "TEST_SIZE",
+    "TRAIN_SIZE",
+    "add_arguments",
+    "main",
+    "run",
+    "synth_pair",
+    "write_dataset",
+    "write_png",
+]
+
+#: Size (H, W) of the synthetic training pairs.
+TRAIN_SIZE = (256, 256)
+#: Size (H, W) of the synthetic test pairs (half of GoPro's 1280x720 on each side).
+TEST_SIZE = (360, 640)
+N_TRAIN = 300
+N_TEST = 24
+MARGIN = 32  # room for the camera shake around each crop, pixels
+VARIANTS = ("blur", "blur_gamma", "sharp")
+
+
+@functools.cache
+def _source(name: str) -> np.ndarray:
+    image = load_source(name)
+    image.setflags(write=False)
+    return image
+
+
+def _canvas(name: str, size: tuple[int, int], rng: np.random.Generator, augment: bool):
+    """A window of the source, resized to ``size`` plus the margin (train: random scale, flip)."""
+    image = _source(name)
+    height, width = size[0] + 2 * MARGIN, size[1] + 2 * MARGIN
+    needed = max(height / image.shape[0], width / image.shape[1])  # > 1: must upsample
+    scale = max(needed, rng.uniform(0.5, 1.0) if augment else 1.0)
+    rows = min(int(np.ceil(height / scale)), image.shape[0])
+    cols = min(int(np.ceil(width / scale)), image.shape[1])
+    top = rng.integers(image.shape[0] - rows + 1)
+    left = rng.integers(image.shape[1] - cols + 1)
+    window = image[top : top + rows, left : left + cols]
+    if augment and rng.random() < 0.5:
+        window = window[:, ::-1]
+    if window.shape[:2] != (height, width):
+        window = resize(window, (height, width), order=1, anti_aliasing=scale < 1)
+    return np.clip(window, 0.0, 1.0).astype(np.float32)
+
+
+def synth_pair(
+    split: str, index: int, seed: int = 0, size: tuple[int, int] | None = None, **blur_kwargs
+) -> tuple[str, BlurPair, np.ndarray]:
+    """Make pair ``index`` of a split of the synthetic dataset.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+    index : int
+        Pair number within the split; sources are used in turn, so pair ``i`` comes from source
+        ``i % n_sources`` and is frame ``i // n_sources`` of that sequence.
+    seed : int
+        Dataset seed; the pair depends only on ``(seed, split, index)``.
+    size : (int, int), optional
+        Output size; :data:`TRAIN_SIZE` or :data:`TEST_SIZE` by default.
+    **blur_kwargs
+        Passed on to :func:`svrnn_lite.blur.make_blur_pair` (e.g. ``shake``, ``n_frames``).
+
+    Returns
+    -------
+    sequence : str
+        The sequence (source image) name.
+    pair : BlurPair
+        ``pair.blurred`` averages the encoded frames (GoPro ``blur``).
+    blurred_gamma : ndarray
+        The same frames averaged in linear light with gamma 2.2 (GoPro ``blur_gamma``).
+
+    Examples
+    --------
+    >>> name, pair, blurred_gamma = synth_pair("test", 1, size=(64, 96))
+    >>> name, pair.sharp.shape, blurred_gamma.shape
+    ('chelsea', (64, 96, 3), (64, 96, 3))
+
+    Explained in chapter *Blur synthesis by frame averaging*.
+    """
+    names = source_names(split)
+    if index < 0:
+        raise ValueError(f"index must be >= 0, got {index}")
+    size = size or (TRAIN_SIZE if split == "train" else TEST_SIZE)
+    rng = np.random.default_rng([seed, ("train", "test").index(split), index])
+    name = names[index % len(names)]
+    canvas = _canvas(name, size, rng, augment=split == "train")
+    others = [other for other in names if other != name]
+    others = [
+        _source(other) for other in rng.choice(others, size=min(3, len(others)), replace=False)
+    ]
+    pair = make_blur_pair(
+        canvas, rng, size=size, margin=MARGIN, object_images=others, gamma=None, **blur_kwargs
+    )
+    blurred_gamma = np.round(average_frames(pair.frames, gamma=2.2) * 255) / 255
+    return name, pair, blurred_gamma.astype(np.float32)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Save a float image in [0, 1] as an 8-bit PNG, atomically (temp file, then rename).
+
+    An interrupted or failed save leaves neither a partial ``path`` nor the temporary file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp(), "grey.png")
+    >>> write_png(path, np.full((2, 3, 3), 0.5))
+    >>> np.asarray(Image.open(path))[0, 0].tolist()
+    [128, 128, 128]
+
+    Explained in chapter *Blur synthesis by frame averaging*.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp, format="PNG", compress_level=1)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_dataset(
+    root: str | os.PathLike,
+    n_train: int = N_TRAIN,
+    n_test: int = N_TEST,
+    seed: int = 0,
+    train_size: tuple[int, int] = TRAIN_SIZE,
+    test_size: tuple[int, int] = TEST_SIZE,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Write the synthetic dataset in the GoPro layout under ``root``.
+
+    The settings are saved in ``root/synth.json``. Writing again into the same folder with the
+    same settings skips the pairs already complete (so an interrupted run resumes); other settings
+    or a non-empty folder without ``synth.json`` are refused, so datasets never mix. Every PNG is
+    written to a temporary file and renamed, so no half-written image is ever left behind.
+
+    Parameters
+    ----------
+    root : path
+        Output folder (created if missing).
+    n_train, n_test : int
+        Number of pairs per split.
+    seed : int
+        Dataset seed; the same seed gives the same files, byte for byte.
+    train_size, test_size : (int, int)
+        Size (H, W) of the pairs of each split.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    dict
+        Pairs written per split, ``{"train": ..., "test": ...}``, skipped ones not counted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> write_dataset(root, n_train=2, n_test=1, train_size=(32, 32), test_size=(32, 48),
+    ...               progress=False)
+    {'train': 2, 'test': 1}
+    >>> sorted(p.name for p in Path(root, "test", "astronaut").iterdir())
+    ['blur', 'blur_gamma', 'sharp']
+
+    Explained in chapter *Blur synthesis by frame averaging*.
+    """
+    root = Path(root)
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if int(n) != n or n < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {n}")
+    settings = {
+        "format": "svrnn-lite synthetic GoPro layout, version 1",
+        "seed": int(seed),
+        "n_train": int(n_train),
+        "n_test": int(n_test),
+        "train_size": [int(s) for s in train_size],
+        "test_size": [int(s) for s in test_size],
+    }
+    manifest = root / "synth.json"
+    if manifest.exists():
+        previous = json.loads(manifest.read_text())
+        if previous != settings:
+            raise ValueError(
+                f"{root} holds a synthetic dataset made with other settings ({previous}); "
+                "write to another folder or delete this one"
+            )
+    elif root.exists() and any(root.iterdir()):
+        raise ValueError(f"{root} is not empty and holds no synth.json: choose an empty folder")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = manifest.with_name("synth.json.tmp")
+    tmp.write_text(json.dumps(settings, indent=2) + "\n")
+    os.replace(tmp, manifest)
+
+    jobs = [("train", i, tuple(train_size)) for i in range(n_train)]
+    jobs += [("test", i, tuple(test_size)) for i in range(n_test)]
+    written = {"train": 0, "test": 0}
+    for split, index, size in tqdm(jobs, desc="synthesising", unit="pair", disable=not progress):
+        names = source_names(split)
+        sequence, frame = names[index % len(names)], f"{index // len(names):06d}.png"
+        paths = {v: root / split / sequence / v / frame for v in VARIANTS}
+        if all(path.exists() for path in paths.values()):
+            continue  # done by an earlier, interrupted run
+        _, pair, blurred_gamma = synth_pair(split, index, seed, size)
+        for variant, image in zip(VARIANTS, (pair.blurred, blurred_gamma, pair.sharp), strict=True):
+            paths[variant].parent.mkdir(parents=True, exist_ok=True)
+            write_png(paths[variant], image)
+        written[split] += 1
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the dataset writer's options to ``parser`` (for a ``synth`` subcommand, say).
+
+    Examples
+    --------
+    >>> args = add_arguments(argparse.ArgumentParser()).parse_args(["data", "--n-train", "8"])
+    >>> args.root.name, args.n_train, args.n_test, args.test_size
+    ('data', 8, 24, (360, 640))
+
+    Explained in chapter *Blur synthesis by frame averaging*.
+    """
+    parser.add_argument("root", type=Path, help="output folder (created if missing)")
+    parser.add_argument("--n-train", type=int, default=N_TRAIN, help="training pairs (%(default)s)")
+    parser.add_argument("--n-test", type=int, default=N_TEST, help="test pairs (%(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="dataset seed (%(default)s)")
+    for split, (h, w) in (("train", TRAIN_SIZE), ("test", TEST_SIZE)):
+        parser.add_argument(
+            f"--{split}-size", type=int, nargs=2, default=(h, w), metavar=("H", "W"),
+            help=f"size of the {split} pairs in pixels ({h} {w})",
+        )  # fmt: skip
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the dataset the parsed options ask for, print a summary, return the exit code.
+
+    Errors (a folder holding other data, a bad count) are printed as one ``error:`` line on
+    stderr with exit code 1.
+
+    Explained in chapter *Blur synthesis by frame averaging*.
+    """
+    try:
+        written = write_dataset(
+            args.root,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            seed=args.seed,
+            train_size=tuple(args.train_size),
+            test_size=tuple(args.test_size),
+            progress=not args.quiet,
+        )
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {written['train']} train and {written['test']} test pairs to {args.root} "
+        f"({args.n_train} and {args.n_test} in the dataset)"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point of the dataset writer; returns the exit code.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> main([tempfile.mkdtemp(), "--n-train", "1", "--n-test", "0", "--train-size", "16", "16",
+    ...       "--quiet"])
+    wrote 1 train and 0 test pairs to ... (1 and 0 in the dataset)
+    0
+
+    Explained in chapter *Blur synthesis by frame averaging*.
+    """
+    parser = argparse.ArgumentParser(
+        description="Write a synthetic blur dataset in the GoPro layout "
+        "<root>/{train,test}/<sequence>/{blur,blur_gamma,sharp}/<frame>.png from images bundled "
+        "with scikit-image and matplotlib (nothing is downloaded).",
+        epilog="Example: python data_scripts/make_dataset.py data/synthetic --seed 0",
+    )
+    return run(add_arguments(parser).parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

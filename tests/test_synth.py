@@ -1,0 +1,248 @@
+"""svrnn_lite.synth, svrnn_lite.sources and svrnn_lite.data: the synthetic GoPro-layout dataset."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from svrnn_lite.blur import average_frames
+from svrnn_lite.data import gopro_pairs, read_image
+from svrnn_lite.sources import TEST_SOURCES, TRAIN_SOURCES, load_source, source_names
+from svrnn_lite.synth import main, synth_pair, write_dataset, write_png
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(n_train=3, n_test=2, train_size=(24, 24), test_size=(24, 40), progress=False)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    written = write_dataset(root, seed=3, **TINY)
+    return root, written
+
+
+def files_of(root):
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+def test_train_and_test_sources_are_disjoint_and_load_offline():
+    assert set(TRAIN_SOURCES).isdisjoint(TEST_SOURCES)
+    # the two views of the stereo pair show the same scene: they must be on the same side
+    assert {"motorcycle_left", "motorcycle_right"} <= set(TRAIN_SOURCES)
+    for name in (*TRAIN_SOURCES, *TEST_SOURCES):
+        image = load_source(name)
+        assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.float32
+        assert 0.0 <= image.min() and image.max() <= 1.0 and image.std() > 0.02
+
+
+def test_unknown_source_and_split_are_refused():
+    with pytest.raises(ValueError, match="unknown source image 'lena'"):
+        load_source("lena")
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        source_names("val")
+
+
+# --- the dataset writer -----------------------------------------------------------------------
+
+
+def test_layout_is_gopro_and_reads_back(dataset):
+    root, written = dataset
+    assert written == {"train": 3, "test": 2}
+    for split, n, size in (("train", 3, (24, 24)), ("test", 2, (24, 40))):
+        for variant in ("blur", "blur_gamma"):
+            pairs = gopro_pairs(root, split, variant)
+            assert len(pairs) == n
+            for blur_path, sharp_path in pairs:
+                assert blur_path.parent.name == variant and sharp_path.parent.name == "sharp"
+                assert blur_path.name == sharp_path.name
+                assert blur_path.parent.parent == sharp_path.parent.parent
+                assert read_image(blur_path).shape == read_image(sharp_path).shape == (*size, 3)
+    sequences = {p.parent.parent.name for p, _ in gopro_pairs(root, "train")}
+    assert sequences == set(TRAIN_SOURCES[:3])
+
+
+def test_written_images_are_the_synthesised_pairs(dataset):
+    root, _ = dataset
+    for split, index, size in (("train", 1, (24, 24)), ("test", 1, (24, 40))):
+        name, pair, blurred_gamma = synth_pair(split, index, seed=3, size=size)
+        folder = root / split / name
+        frame = f"{index // len(source_names(split)):06d}.png"
+        np.testing.assert_allclose(read_image(folder / "sharp" / frame), pair.sharp, atol=1e-6)
+        np.testing.assert_allclose(read_image(folder / "blur" / frame), pair.blurred, atol=1e-6)
+        np.testing.assert_allclose(
+            read_image(folder / "blur_gamma" / frame), blurred_gamma, atol=1e-6
+        )
+        # "blur" averages encoded values, "blur_gamma" averages light (REFERENCE.md section 3)
+        np.testing.assert_allclose(
+            pair.blurred, np.round(pair.frames.mean(axis=0) * 255) / 255, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            blurred_gamma, np.round(average_frames(pair.frames, 2.2) * 255) / 255, atol=1e-6
+        )
+
+
+def test_same_seed_gives_identical_files_and_other_seed_differs(dataset, tmp_path):
+    root, _ = dataset
+    write_dataset(tmp_path / "again", seed=3, **TINY)
+    write_dataset(tmp_path / "other", seed=4, **TINY)
+    assert files_of(root) == files_of(tmp_path / "again")
+    same = [
+        (root / f).read_bytes() == (tmp_path / "again" / f).read_bytes() for f in files_of(root)
+    ]
+    assert all(same)
+    blur = "test/astronaut/blur/000000.png"
+    assert (root / blur).read_bytes() != (tmp_path / "other" / blur).read_bytes()
+
+
+def test_pairs_do_not_depend_on_how_many_are_written(dataset, tmp_path):
+    root, _ = dataset
+    write_dataset(tmp_path / "fewer", seed=3, **{**TINY, "n_train": 1, "n_test": 1})
+    for f in files_of(tmp_path / "fewer"):
+        if f.suffix == ".png":
+            assert (root / f).read_bytes() == (tmp_path / "fewer" / f).read_bytes()
+
+
+def test_interrupted_run_resumes_and_other_settings_are_refused(tmp_path):
+    root = tmp_path / "data"
+    write_dataset(root, **TINY)
+    missing = root / "train" / TRAIN_SOURCES[1] / "sharp" / "000000.png"
+    original = missing.read_bytes()
+    missing.unlink()
+    assert write_dataset(root, **TINY) == {"train": 1, "test": 0}
+    assert missing.read_bytes() == original
+    with pytest.raises(ValueError, match="other settings"):
+        write_dataset(root, **{**TINY, "seed": 1})
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        write_dataset(tmp_path / "stuff", **TINY)
+
+
+def test_no_half_written_file_is_left_when_saving_fails(tmp_path, monkeypatch):
+    path = tmp_path / "image.png"
+
+    def broken_save(self, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        write_png(path, np.zeros((4, 4, 3)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_writes_and_reports(tmp_path, capsys):
+    args = [str(tmp_path / "d"), "--n-train", "2", "--n-test", "1", "--quiet"]
+    assert main([*args, "--train-size", "16", "16", "--test-size", "16", "24"]) == 0
+    assert "wrote 2 train and 1 test pairs" in capsys.readouterr().out
+    assert len(gopro_pairs(tmp_path / "d", "train")) == 2
+    assert main([*args, "--seed", "5"]) == 1  # same folder, other settings
+    assert "error:" in capsys.readouterr().err
+
+
+def test_make_dataset_script_runs(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "data_scripts" / "make_dataset.py"), str(tmp_path / "d"),
+         "--n-train", "1", "--n-test", "1", "--train-size", "16", "16", "--test-size", "16", "16"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(gopro_pairs(tmp_path / "d", "test")) == 1
+
+
+def test_bad_counts_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="n_train must be an integer >= 0"):
+        write_dataset(tmp_path, n_train=-1, progress=False)
+
+
+# --- the reader -------------------------------------------------------------------------------
+
+
+def make_tree(root, blur_names, sharp_names, variant="blur"):
+    for folder, names in ((variant, blur_names), ("sharp", sharp_names)):
+        d = root / "train" / "SEQ" / folder
+        d.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(d / name)
+
+
+def test_gopro_pairs_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no 'train' folder"):
+        gopro_pairs(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="variant must be"):
+        gopro_pairs(tmp_path, variant="sharp")
+    (tmp_path / "train").mkdir()
+    with pytest.raises(ValueError, match="no image pairs"):
+        gopro_pairs(tmp_path)
+    make_tree(tmp_path, ["a.png", "b.png"], ["a.png", "c.png"])
+    with pytest.raises(
+        ValueError, match=r"do not match: 1 only in blur/ \['b.png'\], 1 only in sharp/ \['c.png'\]"
+    ):
+        gopro_pairs(tmp_path)
+    with pytest.raises(FileNotFoundError, match="has no 'blur_gamma' folder"):
+        gopro_pairs(tmp_path, variant="blur_gamma")
+
+
+def test_gopro_pairs_are_sorted_and_ignore_other_files(tmp_path):
+    make_tree(tmp_path, ["b.png", "a.png"], ["a.png", "b.png"])
+    (tmp_path / "train" / "SEQ" / "blur" / "notes.txt").write_text("x")
+    pairs = gopro_pairs(tmp_path)
+    assert [b.name for b, _ in pairs] == ["a.png", "b.png"]
+
+
+@pytest.mark.parametrize(
+    ("pixels", "expected"),
+    [
+        (np.full((3, 5), 51, np.uint8), 51 / 255),  # grey
+        (np.full((3, 5, 4), 102, np.uint8), 102 / 255),  # RGBA: alpha dropped
+        (np.full((3, 5), 13107, np.uint16), 13107 / 65535),  # 16-bit grey
+    ],
+)
+def test_read_image_gives_rgb_floats(tmp_path, pixels, expected):
+    path = tmp_path / "image.png"
+    Image.fromarray(pixels).save(path)
+    image = read_image(path)
+    assert image.shape == (3, 5, 3) and image.dtype == np.float32
+    np.testing.assert_allclose(image, expected, atol=1e-6)
+
+
+def test_read_image_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such image file"):
+        read_image(tmp_path / "missing.png")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="cannot read image"):
+        read_image(broken)
+
+
+# --- the realism check script -----------------------------------------------------------------
+
+
+def test_realism_check_without_real_data_exits_cleanly(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "realism_check.py"), str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert "nothing to compare" in result.stdout
+
+
+def test_realism_check_compares_pairs(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("1.png", "2.png"):
+        sharp = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+        for folder, image in (("sharp", sharp), ("blur", sharp // 2 + 60)):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            Image.fromarray(image).save(tmp_path / folder / name)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "realism_check.py"), str(tmp_path), "--n", "2"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "PSNR(blur, sharp) dB" in result.stdout and "synthetic" in result.stdout
