@@ -7,14 +7,18 @@ module                      chapter
 ==========================  ==========================================================
 ``svrnn_lite.plotting``     shared figure helpers (white backgrounds, image grids)
 ``svrnn_lite.blur``         Blur synthesis by frame averaging (+ synth, sources, data)
+``svrnn_lite.recursive``    The first-order recursive filter
+``svrnn_lite.spatial_rnn``  The four-direction spatially variant RNN
 ==========================  ==========================================================
 """
 
 from svrnn_lite.blur import average_frames, make_blur_pair
+from svrnn_lite.spatial_rnn import SpatialRNN
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SpatialRNN",
     "__version__",
     "average_frames",
     "make_blur_pair",

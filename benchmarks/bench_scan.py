@@ -1,0 +1,169 @@
+"""How fast is the compiled scan? SpatialRNN (four directions) against the plain loop and memory.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_scan.py [--repeats 10] [--malloc tuned|default]
+
+Everything is measured side by side in one process, round-robin, and the best time of each is
+kept (the machine is shared and noisy). Two yardsticks:
+
+- speed-up: autograd through the plain Python loop (``SpatialRNN(reference=True)``, the
+  ``recursive_filter_reference`` of the chapter) divided by the compiled scan's time;
+- memory-bandwidth bound: the bytes the four scans must read and write at least (forward: read
+  x and g, write h; backward: read the incoming gradient, x, g and h, write dL/dx and dL/dg;
+  each per direction) divided by the copy bandwidth of a tensor copy timed in the same run.
+  ``time / bound`` says how far the scan is from just streaming its data once.
+
+Large fresh tensors (the scan's outputs and gradients) are page-faulted in at a few GB/s, and
+glibc returns big freed blocks to the OS every time by default; ``--malloc tuned`` (the default,
+as in ``bench_model.py``) asks glibc through ``mallopt`` to keep freed memory, so repeated calls
+reuse their pages. ``--malloc default`` shows the cost of the faults.
+
+Targets (issue 4): at (16, 32, 64, 64) forward+backward >= 15x faster than the loop and
+<= 4x its bound; at (1, 32, 360, 640) forward <= 4x its bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import time
+
+import torch
+
+from svrnn_lite import SpatialRNN
+
+# glibc mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+
+
+def tune_malloc() -> bool:
+    """Make glibc keep freed memory: large blocks from the heap, never trimmed back to the OS."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(M_MMAP_MAX, 0) and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+def best_times(fns: dict, repeats: int) -> dict:
+    """Best wall time (s) of each callable, calling them round-robin after one warm-up call."""
+    for fn in fns.values():
+        fn()
+    times = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name] = min(times[name], time.perf_counter() - start)
+    return times
+
+
+def inputs(b: int, c: int, h: int, w: int, requires_grad: bool):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(b, c, h, w, generator=gen, requires_grad=requires_grad)
+    g = (torch.rand(b, 4 * c, h, w, generator=gen) * 1.8 - 0.9).requires_grad_(requires_grad)
+    return x, g
+
+
+def forward_backward(rnn, x, g, grad_out):
+    def run():
+        x.grad = g.grad = None
+        rnn(x, g).backward(grad_out)
+
+    return run
+
+
+def forward_only(rnn, x, g):
+    def run():
+        with torch.no_grad():
+            rnn(x, g)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls of each case")
+    parser.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
+    args = parser.parse_args()
+    tuned = tune_malloc() if args.malloc == "tuned" else False
+    fast, slow = SpatialRNN(), SpatialRNN(reference=True)
+
+    # training shape: forward + backward
+    train = (16, 32, 64, 64)
+    x, g = inputs(*train, requires_grad=True)
+    grad_out = torch.randn(g.shape, generator=torch.Generator().manual_seed(1))
+    src, dst = torch.randn(g.shape), torch.empty(g.shape)
+    # 720p-like feature map (the paper model's RNNs run at half of 1280x720): forward only
+    big = (1, 32, 360, 640)
+    xb, gb = inputs(*big, requires_grad=False)
+    src_b, dst_b = torch.randn(gb.shape), torch.empty(gb.shape)
+
+    fns = {
+        "copy train": lambda: dst.copy_(src),
+        "fast fwd+bwd train": forward_backward(fast, x, g, grad_out),
+        "loop fwd+bwd train": forward_backward(slow, x, g, grad_out),
+        "fast fwd train": forward_only(fast, x, g),
+        "copy 720p": lambda: dst_b.copy_(src_b),
+        "fast fwd 720p": forward_only(fast, xb, gb),
+        "loop fwd 720p": forward_only(slow, xb, gb),
+    }
+    t = best_times(fns, args.repeats)
+
+    item = 4  # float32
+    bw = {k: 2 * s.numel() * item / t[f"copy {k}"] for k, s in (("train", src), ("720p", src_b))}
+    n_train, n_big = x.numel(), xb.numel()
+    # per direction: forward reads x, g and writes h (3 arrays); backward reads t, x, g, h and
+    # writes dx, dg (6 arrays); four directions
+    bound = {
+        "fast fwd+bwd train": 4 * 9 * n_train * item / bw["train"],
+        "fast fwd train": 4 * 3 * n_train * item / bw["train"],
+        "fast fwd 720p": 4 * 3 * n_big * item / bw["720p"],
+    }
+    slow_of = {
+        "fast fwd+bwd train": "loop fwd+bwd train",
+        "fast fwd train": None,
+        "fast fwd 720p": "loop fwd 720p",
+    }
+
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, "
+        f"malloc {'tuned' if tuned else 'default'}, best of {args.repeats} calls each"
+    )
+    print(
+        f"copy bandwidth: {bw['train'] / 1e9:.1f} GB/s on {tuple(g.shape)}, "
+        f"{bw['720p'] / 1e9:.1f} GB/s on {tuple(gb.shape)}\n"
+    )
+    header = (
+        f"{'case':<34}{'loop ms':>10}{'fast ms':>10}{'bound ms':>10}{'speed-up':>10}{'/bound':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    labels = {
+        "fast fwd+bwd train": f"fwd+bwd {train}",
+        "fast fwd train": f"fwd     {train}",
+        "fast fwd 720p": f"fwd     {big}",
+    }
+    for name, label in labels.items():
+        slow = slow_of[name]
+        loop = f"{t[slow] * 1e3:.1f}" if slow else "-"
+        speedup = f"{t[slow] / t[name]:.1f}x" if slow else "-"
+        print(
+            f"{label:<34}{loop:>10}{t[name] * 1e3:>10.1f}{bound[name] * 1e3:>10.1f}"
+            f"{speedup:>10}{t[name] / bound[name]:>8.2f}x"
+        )
+    print()
+    r_speed = t["loop fwd+bwd train"] / t["fast fwd+bwd train"]
+    r_train = t["fast fwd+bwd train"] / bound["fast fwd+bwd train"]
+    r_big = t["fast fwd 720p"] / bound["fast fwd 720p"]
+    for text, value, target, ok in (
+        ("fwd+bwd speed-up vs loop at (16, 32, 64, 64)", r_speed, ">= 15x", r_speed >= 15),
+        ("fwd+bwd time / bound at (16, 32, 64, 64)", r_train, "<= 4x", r_train <= 4),
+        ("fwd time / bound at (1, 32, 360, 640)", r_big, "<= 4x", r_big <= 4),
+    ):
+        print(f"{text:<48}{value:>7.2f}x   target {target:<7} {'met' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
