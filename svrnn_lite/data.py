@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from svrnn_lite.images import load_image
+
 __all__ = [
     "IMAGE_SUFFIXES",
     "PairDataset",
@@ -108,15 +110,10 @@ def _image_names(folder: Path) -> set[str]:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB floats in [0, 1].
+    """Read an image file as RGB floats in [0, 1] (:func:`svrnn_lite.images.load_image`).
 
     Grey images are copied into three channels; an alpha channel is dropped; 16-bit images are
     scaled by 1/65535, 8-bit ones by 1/255.
-
-    Parameters
-    ----------
-    path : path
-        An image file PIL can read (PNG, JPEG, ...).
 
     Returns
     -------
@@ -134,20 +131,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
     Explained in chapter *Blur synthesis by frame averaging*.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such image file: {path}")
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                pixels = np.asarray(im).astype(np.float32) / 65535.0
-            else:
-                pixels = np.asarray(im.convert("RGB"), np.float32) / 255.0
-    except (OSError, ValueError) as error:  # PIL.UnidentifiedImageError is an OSError
-        raise ValueError(f"cannot read image {path}: {error}") from error
-    if pixels.ndim == 2:
-        pixels = np.stack([pixels] * 3, axis=-1)
-    return np.clip(pixels, 0.0, 1.0)
+    return load_image(path)
 
 
 class PairDataset:
