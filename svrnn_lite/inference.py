@@ -104,9 +104,10 @@ def deblur(
     elif image.dtype.kind != "f":
         raise ValueError(f"image must be floats in [0, 1] or uint8, got dtype {image.dtype}")
     height, width = image.shape[:2]
-    tile_h = height if tile is None else tile
-    tile_w = width if tile is None else tile
-    rows, cols = tile_windows(height, tile_h, overlap), tile_windows(width, tile_w, overlap)
+    if tile is None:  # one tile: the whole image
+        rows, cols = tile_windows(height, height, 0), tile_windows(width, width, 0)
+    else:
+        rows, cols = tile_windows(height, tile, overlap), tile_windows(width, tile, overlap)
     device = next(iter(getattr(model, "parameters", list)()), torch.empty(0)).device
 
     out = np.zeros((height, width, 3), dtype=np.float32)

@@ -77,3 +77,8 @@ def test_non_rgb_input_is_a_clear_error(shape):
 def test_bad_tiling_arguments_are_a_clear_error():
     with pytest.raises(ValueError, match="overlap"):
         tile_windows(100, tile=32, overlap=16)
+
+
+def test_whole_image_mode_works_for_images_smaller_than_the_overlap():
+    image = np.random.default_rng(1).random((9, 5, 3)).astype(np.float32)
+    np.testing.assert_allclose(deblur(lambda x: x, image, tile=None, overlap=64), image)
