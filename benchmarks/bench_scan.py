@@ -26,24 +26,12 @@ Targets (issue 4): at (16, 32, 64, 64) forward+backward >= 15x faster than the l
 from __future__ import annotations
 
 import argparse
-import ctypes
 import time
 
 import torch
 
 from svrnn_lite import SpatialRNN
-
-# glibc mallopt parameters (malloc.h)
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-
-
-def tune_malloc() -> bool:
-    """Make glibc keep freed memory: large blocks from the heap, never trimmed back to the OS."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    return bool(libc.mallopt(M_MMAP_MAX, 0) and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+from svrnn_lite.runtime import tune_malloc
 
 
 def best_times(fns: dict, repeats: int) -> dict:

@@ -9,17 +9,21 @@ module                      chapter
 ``svrnn_lite.blur``         Blur synthesis by frame averaging (+ synth, sources, data)
 ``svrnn_lite.recursive``    The first-order recursive filter
 ``svrnn_lite.spatial_rnn``  The four-direction spatially variant RNN
+``svrnn_lite.models``       The multi-task UNet (+ SVRNN baseline, presets, FLOP counter)
 ==========================  ==========================================================
 """
 
 from svrnn_lite.blur import average_frames, make_blur_pair
+from svrnn_lite.models import MultiTaskSVRNN, build_model
 from svrnn_lite.spatial_rnn import SpatialRNN
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MultiTaskSVRNN",
     "SpatialRNN",
     "__version__",
     "average_frames",
+    "build_model",
     "make_blur_pair",
 ]
