@@ -1,0 +1,315 @@
+"""Training a deblurring network: L2 loss, Adam, polynomial learning-rate decay.
+
+The loop of Zhang et al. (2018) and of the paper: random 128x128 crops of blurry/sharp pairs,
+the mean squared error between the network's output and the sharp crop, Adam. Every random
+choice of step ``t`` (which pairs, where to crop, which flips) comes from a generator seeded
+with ``(seed, t)``, so a run that is interrupted and resumed from its last checkpoint ends with
+exactly the same weights as one that ran straight through. Explained in chapter *Training*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from svrnn_lite.checkpoint import atomic_save, safe_load
+from svrnn_lite.data import PairDataset, SyntheticPairs, gopro_pairs, random_crop_batch
+from svrnn_lite.metrics import psnr
+from svrnn_lite.models import ModelConfig, build_model
+
+CHECKPOINT = "last.pt"
+# settings that may differ between a run and its resumption without changing the result
+RESUMABLE_CHANGES = {"out", "threads", "progress"}
+
+
+def _option(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved with every checkpoint.
+
+    Explained in chapter *Training*.
+    """
+
+    preset: str = _option("lite", "model preset: paper, half or lite")
+    arch: str = _option("multitask", "multitask (the paper), baseline (SVRNN) or plain (no RNN)")
+    residual: bool = _option(False, "add the input to the output (off in the paper)")
+    data: str | None = _option(None, "dataset folder in the GoPro layout; none: synthesise")
+    variant: str = _option("blur", "blurry images of the GoPro layout: blur or blur_gamma")
+    data_seed: int = _option(0, "seed of the pairs synthesised on the fly")
+    steps: int = _option(2000, "optimisation steps")
+    batch_size: int = _option(8, "crops per step")
+    crop: int = _option(128, "side of the random training crops, pixels")
+    lr: float = _option(3e-4, "initial learning rate of Adam")
+    lr_power: float = _option(2.0, "poly decay: lr_t = lr * (1 - t / steps) ** lr_power")
+    weight_decay: float = _option(1e-6, "Adam weight decay")
+    grad_clip: float = _option(1.0, "maximum L2 norm of the gradient")
+    val_every: int = _option(250, "validate and save a checkpoint every this many steps")
+    val_images: int = _option(4, "whole test images used for validation")
+    seed: int = _option(0, "seed of the weights and of every batch")
+    out: str = _option("runs/lite", "output folder: last.pt, config.json, log.csv")
+    threads: int = _option(0, "torch CPU threads (0: torch's default)")
+    progress: bool = _option(True, "show a progress bar")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Polynomial decay ``lr * (1 - step / steps) ** lr_power`` (step counts from 0).
+
+    Examples
+    --------
+    >>> cfg = TrainConfig(lr=1e-3, steps=100, lr_power=2.0)
+    >>> learning_rate(cfg, 0), learning_rate(cfg, 50)
+    (0.001, 0.00025)
+    """
+    return cfg.lr * (1.0 - step / cfg.steps) ** cfg.lr_power
+
+
+def training_pairs(cfg: TrainConfig):
+    """The training set and a few validation pairs of a run."""
+    if cfg.data is None:
+        return (
+            SyntheticPairs("train", n=100_000, seed=cfg.data_seed, size=(cfg.crop, cfg.crop)),
+            SyntheticPairs("test", n=cfg.val_images, seed=cfg.data_seed),
+        )
+    train = PairDataset(gopro_pairs(cfg.data, "train", cfg.variant))
+    try:
+        val_pairs = gopro_pairs(cfg.data, "test", cfg.variant)[: cfg.val_images]
+    except FileNotFoundError:  # no test split: validate on the first training pairs
+        val_pairs = gopro_pairs(cfg.data, "train", cfg.variant)[: cfg.val_images]
+    return train, PairDataset(val_pairs, cache=True)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, pairs, device: torch.device) -> float:
+    """Mean PSNR (GoPro convention, whole images) of ``model`` on ``pairs``."""
+    model.eval()
+    scores = []
+    for i in range(len(pairs)):
+        blurred, sharp = pairs[i]
+        x = torch.from_numpy(blurred).permute(2, 0, 1)[None].to(device)
+        scores.append(psnr(model(x)[0].cpu(), sharp))
+    model.train()
+    return float(np.mean(scores))
+
+
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    stop_after_steps: int | None = None,
+    time_limit: float | None = None,
+    log=print,
+) -> dict:
+    """Train (or resume training) a model as ``cfg`` says; checkpoints go to ``cfg.out``.
+
+    Explained in chapter *Training*.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    resume : bool
+        Continue from ``cfg.out/last.pt``; its configuration must match ``cfg``.
+    stop_after_steps, time_limit : int, float, optional
+        Stop this invocation after so many steps or seconds, saving a checkpoint, so a long run
+        can be done in slices (resume it later with ``resume=True``).
+    log : callable
+        Receives one line of text per event (configuration, validation, checkpoint).
+
+    Returns
+    -------
+    dict
+        ``{"step", "finished", "interrupted", "history", "checkpoint"}``.
+
+    Raises
+    ------
+    TrainingDiverged
+        If the loss becomes NaN or infinite (the last checkpoint is kept).
+    FileExistsError
+        If ``cfg.out`` already holds a checkpoint and ``resume`` is False.
+    """
+    out = Path(cfg.out)
+    ckpt_path = out / CHECKPOINT
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.preset, arch=cfg.arch, residual=cfg.residual).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, history = 0, []
+    if resume:
+        step, history = _restore(ckpt_path, cfg, model, optimizer)
+        log(f"resuming {ckpt_path} at step {step} of {cfg.steps}")
+    elif ckpt_path.exists():
+        raise FileExistsError(
+            f"{ckpt_path} exists: resume it (--resume) or choose another output folder (--out)"
+        )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(
+            json.dumps({"train": asdict(cfg), "model": asdict(model.config)}, indent=2)
+        )
+    log(f"training {model.config.describe()} on {device}: {json.dumps(asdict(cfg))}")
+
+    train_set, val_set = training_pairs(cfg)
+    started, steps_this_run = time.monotonic(), 0
+    bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not cfg.progress)
+    model.train()
+    with _stop_on_sigint() as stop:
+        while step < cfg.steps:
+            rng = np.random.default_rng([cfg.seed, step])
+            blurred, sharp = random_crop_batch(train_set, rng, cfg.batch_size, cfg.crop)
+            blurred, sharp = blurred.to(device), sharp.to(device)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+
+            loss = F.mse_loss(model(blurred), sharp)
+            if not torch.isfinite(loss):
+                bar.close()
+                raise TrainingDiverged(
+                    f"the loss became {loss.item()} at step {step}; stopped without saving, "
+                    f"the last good checkpoint ({ckpt_path}) is kept: lower --lr and resume"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+
+            step += 1
+            steps_this_run += 1
+            record = {"step": step, "loss": loss.item(), "lr": learning_rate(cfg, step - 1)}
+            record["psnr"] = 10 * math.log10(1 / max(record["loss"], 1e-12))
+            bar.update()
+            bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.2f}")
+
+            if step % cfg.val_every == 0 or step == cfg.steps:
+                record["val_psnr"] = validate(model, val_set, device)
+                log(
+                    f"step {step}: train loss {record['loss']:.5f}, val PSNR "
+                    f"{record['val_psnr']:.2f} dB"
+                )
+            history.append(record)
+            out_of_time = time_limit is not None and time.monotonic() - started > time_limit
+            pause = stop.requested or out_of_time or steps_this_run == stop_after_steps
+            if "val_psnr" in record or pause:
+                _save(ckpt_path, cfg, model, optimizer, step, history)
+            if pause:
+                break
+    bar.close()
+    finished = step >= cfg.steps
+    how = "finished" if finished else "stopped (resume with --resume)"
+    log(f"{how} at step {step}; checkpoint {ckpt_path}")
+    return {
+        "step": step,
+        "finished": finished,
+        "interrupted": stop.requested,
+        "history": history,
+        "checkpoint": ckpt_path,
+    }
+
+
+def _save(path, cfg, model, optimizer, step, history) -> None:
+    atomic_save(
+        {
+            "config": asdict(model.config),
+            "state_dict": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "train_config": asdict(cfg),
+            "torch_rng": torch.get_rng_state(),
+            "history": history,
+        },
+        path,
+    )
+    with open(path.parent / "log.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ["step", "loss", "psnr", "lr", "val_psnr"])
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _restore(path, cfg, model, optimizer) -> tuple[int, list]:
+    if not path.exists():
+        raise FileNotFoundError(f"nothing to resume: no checkpoint {path}")
+    checkpoint = safe_load(path, required=("config", "state_dict", "optimizer", "train_config"))
+    saved = checkpoint["train_config"]
+    changed = sorted(
+        f.name
+        for f in fields(cfg)
+        if f.name not in RESUMABLE_CHANGES and saved.get(f.name) != getattr(cfg, f.name)
+    )
+    if changed:
+        diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in changed)
+        raise ValueError(f"cannot resume {path}: the run was started with other settings ({diffs})")
+    if ModelConfig(**checkpoint["config"]) != model.config:
+        raise ValueError(f"cannot resume {path}: it holds another model")
+    model.load_state_dict(checkpoint["state_dict"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    return int(checkpoint["step"]), list(checkpoint["history"])
+
+
+@contextlib.contextmanager
+def _stop_on_sigint():
+    """Turn Ctrl-C into a request to stop after the current step; a second Ctrl-C stops at once."""
+    stop = SimpleNamespace(requested=False)
+
+    def handle(signum, frame):
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield stop
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add one option per :class:`TrainConfig` field (``--batch-size`` for ``batch_size``)."""
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag, default = f.name.replace("_", "-"), getattr(defaults, f.name)
+        if isinstance(default, bool):  # --residual switches on, --no-progress switches off
+            action = "store_false" if default else "store_true"
+            flag = f"--no-{flag}" if default else f"--{flag}"
+            parser.add_argument(flag, dest=f.name, action=action, help=f.metadata["help"])
+        else:
+            kind = float if isinstance(default, float) else int if isinstance(default, int) else str
+            help_text = f.metadata["help"] + " (%(default)s)"
+            parser.add_argument(f"--{flag}", type=kind, default=default, help=help_text)
+    parser.add_argument("--resume", action="store_true", help="continue OUT/last.pt")
+    parser.add_argument(
+        "--time-limit", type=float, help="stop (and save) after this many minutes; resume later"
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the training the parsed options describe; returns the exit code."""
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    limit = None if args.time_limit is None else 60 * args.time_limit
+    result = train(cfg, resume=args.resume, time_limit=limit)
+    return 130 if result["interrupted"] else 0
