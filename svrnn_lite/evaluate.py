@@ -15,7 +15,6 @@ import statistics
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -101,8 +100,10 @@ def write_results(rows: list[dict], out_dir: str | os.PathLike, extra: dict | No
     return summary
 
 
-def figure_grid(model, pairs, indices=(0, 1, 2), tile: int | None = None) -> plt.Figure:
-    """Rows of blurry input / output / sharp target / absolute error of the output."""
+def figure_grid(model, pairs, indices=(0, 1, 2), tile: int | None = None):
+    """Rows of blurry input / output / sharp target / absolute error; a matplotlib Figure."""
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(len(indices), 4, figsize=(12, 2.0 * len(indices) + 0.4), squeeze=False)
     for row, i in zip(axes, indices, strict=True):
         blurred, sharp = pairs[i]

@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import svrnn_lite
@@ -43,3 +44,117 @@ def test_python_dash_m_entry_point():
     )
     assert result.returncode == 0
     assert svrnn_lite.__version__ in result.stdout
+
+
+# --- end to end on a tiny dataset ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A tiny synthetic dataset and a two-step training run made through the command line."""
+    root = tmp_path_factory.mktemp("cli")
+    data, run = root / "data", root / "run"
+    size = ["--n-train", "4", "--n-test", "2", "--train-size", "48", "48"]
+    assert main(["synth", str(data), *size, "--test-size", "40", "56", "--quiet"]) == 0
+    assert (
+        main(["train", "--data", str(data), "--steps", "2", "--batch-size", "2", "--crop", "32",
+              "--val-every", "2", "--val-images", "1", "--out", str(run), "--no-progress"])
+        == 0
+    )  # fmt: skip
+    return {"root": root, "data": data, "checkpoint": run / "last.pt"}
+
+
+def one_error_line(capsys, *needles):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert "Traceback" not in err
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def test_eval_writes_results_and_names_the_convention(workspace, capsys):
+    out = workspace["root"] / "eval"
+    code = main(["eval", "--data", str(workspace["data"]), "--checkpoint",
+                 str(workspace["checkpoint"]), "--out", str(out), "--no-timing"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "GoPro convention" in printed
+    assert {p.name for p in out.iterdir()} == {"results.csv", "results.json", "grid.png"}
+    assert len((out / "results.csv").read_text().splitlines()) == 1 + 2
+
+
+def test_deblur_writes_outputs_and_keeps_going_after_a_bad_file(workspace, capsys):
+    from PIL import Image
+
+    images = workspace["root"] / "my photos"
+    images.mkdir()
+    Image.fromarray(np.zeros((37, 53, 4), np.uint8), "RGBA").save(images / "rgba.png")
+    Image.fromarray(np.zeros((30, 20), np.uint8)).save(images / "grey ü.jpg")
+    (images / "broken.png").write_bytes(b"\x89PNG not really")
+    out = workspace["root"] / "deblurred"
+    code = main(["deblur", *map(str, sorted(images.iterdir())), "-o", str(out),
+                 "--checkpoint", str(workspace["checkpoint"]), "--tile", "32",
+                 "--overlap", "8"])  # fmt: skip
+    assert code == 1
+    one_error_line(capsys, "broken.png", "not an image")
+    assert sorted(p.name for p in out.iterdir()) == ["grey ü_deblurred.jpg", "rgba_deblurred.png"]
+    assert Image.open(out / "rgba_deblurred.png").mode == "RGBA"
+
+
+def test_deblur_refuses_to_overwrite(workspace, capsys):
+    from PIL import Image
+
+    src = workspace["root"] / "one.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(src)
+    args = ["deblur", str(src), "-o", str(workspace["root"] / "once"), "--checkpoint",
+            str(workspace["checkpoint"])]  # fmt: skip
+    assert main(args) == 0
+    assert main(args) == 1
+    one_error_line(capsys, "exists", "--overwrite")
+
+
+def test_bench_prints_seconds_per_frame(capsys):
+    assert main(["bench", "--height", "32", "--width", "48", "--repeats", "1"]) == 0
+    assert "s per 48x32 frame" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("make_args", "needles"),
+    [
+        (lambda w: ["eval", "--data", str(w["root"] / "nowhere"), "--checkpoint",
+                    str(w["checkpoint"])], ["no 'test' folder"]),
+        (lambda w: ["train", "--data", str(w["root"] / "empty"), "--out",
+                    str(w["root"] / "r")], ["no 'train' folder"]),
+        (lambda w: ["deblur", str(w["root"] / "missing.png"), "-o", str(w["root"] / "o"),
+                    "--checkpoint", str(w["checkpoint"])], ["missing.png"]),
+        (lambda w: ["eval", "--data", str(w["data"]), "--checkpoint",
+                    str(w["root"] / "data" / "synth.json")], ["synth.json", "checkpoint"]),
+        (lambda w: ["synth", str(w["data"]), "--n-train", "5"], ["other settings"]),
+    ],
+    ids=["eval-missing-data", "train-empty-data", "deblur-missing-image",
+         "eval-not-a-checkpoint", "synth-mismatched-folder"],
+)  # fmt: skip
+def test_bad_input_exits_non_zero_with_one_line(workspace, capsys, make_args, needles):
+    (workspace["root"] / "empty").mkdir(exist_ok=True)
+    assert main(make_args(workspace)) != 0
+    one_error_line(capsys, *needles)
+
+
+def test_a_checkpoint_of_another_preset_is_refused_by_name(workspace, tmp_path):
+    from svrnn_lite.models import build_model, load_checkpoint
+
+    with pytest.raises(ValueError, match="preset 'lite'.*preset 'half'"):
+        load_checkpoint(workspace["checkpoint"], build_model("half"))
+
+
+def test_the_command_line_prints_no_traceback_on_errors(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "svrnn_lite", "eval", "--data", str(tmp_path),
+         "--checkpoint", str(tmp_path / "none.pt")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("svrnn-lite eval: error:")
