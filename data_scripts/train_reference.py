@@ -2,7 +2,7 @@
 
 The recipe, fixed here so anyone can reproduce the shipped weights::
 
-    .venv/bin/python data_scripts/train_reference.py            # about 75 minutes on 2 CPU cores
+    .venv/bin/python data_scripts/train_reference.py            # about 40 minutes on 2 idle CPU cores
     .venv/bin/python data_scripts/train_reference.py --time-limit 60   # or in slices: it resumes
     .venv/bin/python data_scripts/train_reference.py --export   # evaluate, write the weights
 
@@ -32,7 +32,7 @@ RECIPE = TrainConfig(
     arch="multitask",
     residual=True,  # learning the correction converges far faster on a CPU budget
     data=str(DATA),
-    steps=12000,
+    steps=8000,
     batch_size=8,
     crop=128,
     lr=5e-4,

@@ -152,7 +152,8 @@ def _run_deblur(args) -> int:
             save_image(target, restored, alpha)
         except (OSError, ValueError) as error:
             failed += 1
-            tqdm.write(f"svrnn-lite deblur: error: {path}: {error}", file=sys.stderr)
+            where = "" if str(path) in str(error) else f"{path}: "
+            tqdm.write(f"svrnn-lite deblur: error: {where}{error}", file=sys.stderr)
             continue
         tqdm.write(f"{path} -> {target}")
     if failed:
