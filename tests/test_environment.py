@@ -34,8 +34,8 @@ def pyproject_requirements() -> dict[str, str]:
     return {_normalise(r.name): str(r.specifier) for r in reqs}
 
 
-def environment_requirements() -> dict[str, str]:
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+def environment_requirements(path: str = "environment.yml") -> dict[str, str]:
+    env = yaml.safe_load((ROOT / path).read_text())
     found: dict[str, str] = {}
     for entry in env["dependencies"]:
         if isinstance(entry, dict):  # the pip: section
@@ -70,3 +70,12 @@ def test_environment_yml_installs_the_package_itself():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_lines = next(e["pip"] for e in env["dependencies"] if isinstance(e, dict))
     assert any(line.replace(" ", "").startswith("-e.") for line in pip_lines)
+
+
+def test_binder_environment_has_the_same_packages_without_the_editable_install():
+    """Binder copies the repository only after it has built the environment, so its file
+    cannot say `pip: -e .`; binder/postBuild installs the package instead."""
+    assert environment_requirements("binder/environment.yml") == environment_requirements()
+    binder = yaml.safe_load((ROOT / "binder/environment.yml").read_text())
+    assert not any(isinstance(entry, dict) for entry in binder["dependencies"])
+    assert "pip install --no-deps -e ." in (ROOT / "binder/postBuild").read_text()
