@@ -2,7 +2,7 @@
 
 The recipe, fixed here so anyone can reproduce the shipped weights::
 
-    .venv/bin/python data_scripts/train_reference.py            # about 40 minutes on 2 idle CPU cores
+    .venv/bin/python data_scripts/train_reference.py           # about 40 min on 2 idle cores
     .venv/bin/python data_scripts/train_reference.py --time-limit 60   # or in slices: it resumes
     .venv/bin/python data_scripts/train_reference.py --export   # evaluate, write the weights
 
