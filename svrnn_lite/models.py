@@ -85,6 +85,27 @@ def init_weights(model: nn.Module, negative_slope: float, residual: bool) -> Non
         nn.init.zeros_(model.conv21.weight)
 
 
+def add_unet_convs(module: nn.Module, c: dict[int, int]) -> None:
+    """Give ``module`` conv1 ... conv13, the UNet shared by SVRNN's weight CNN and the paper.
+
+    ``c`` maps the paper's channel counts (64, 128, 256, 512) to the scaled ones. Encoder:
+    conv1-2 at full resolution, conv3-4 at 1/2, conv5-7 at 1/4, conv8-10 at 1/8; decoder:
+    conv11-12 at 1/4 and conv13 at 1/2, each after an upsampling and a skip concatenation.
+
+    Explained in chapter *The multi-task UNet*.
+    """
+    widths = [
+        (3, c[64]), (c[64], c[64]),  # conv1, conv2
+        (c[64], c[128]), (c[128], c[128]),  # conv3, conv4
+        (c[128], c[256]), (c[256], c[256]), (c[256], c[256]),  # conv5 ... conv7
+        (c[256], c[512]), (c[512], c[512]), (c[512], c[256]),  # conv8 ... conv10
+        (c[256] + c[256], c[128]), (c[128], c[128]),  # conv11, conv12
+        (c[128] + c[128], c[256]),  # conv13
+    ]  # fmt: skip
+    for i, (c_in, c_out) in enumerate(widths, start=1):
+        setattr(module, f"conv{i}", conv(c_in, c_out))
+
+
 def down(x: torch.Tensor) -> torch.Tensor:
     """The figure's down arrow: 2x2 max-pooling (H and W even), as the max of row pairs, then of
     column pairs. Same values as ``F.max_pool2d(x, 2)``, which on CPU also computes argmax indices
@@ -252,21 +273,9 @@ class MultiTaskSVRNN(nn.Module):
         c = {n: scaled(n, width) for n in (16, 32, 64, 128, 256, 512)}
         feat = c[32]  # channels of the RNN features (conv15) and of conv16 ... conv19
         rnn_out = N_DIRECTIONS * feat  # one RNN block concatenates its four directions
-        # encoder
-        self.conv1 = conv(3, c[64])
-        self.conv2 = conv(c[64], c[64])
-        self.conv3 = conv(c[64], c[128])
-        self.conv4 = conv(c[128], c[128])
-        self.conv5 = conv(c[128], c[256])
-        self.conv6 = conv(c[256], c[256])
-        self.conv7 = conv(c[256], c[256])
-        self.conv8 = conv(c[256], c[512])
-        self.conv9 = conv(c[512], c[512])
-        self.conv10 = conv(c[512], c[256])
-        # decoder, ending in the two heads: RNN weights (conv14) and RNN features (conv15)
-        self.conv11 = conv(c[256] + c[256], c[128])
-        self.conv12 = conv(c[128], c[128])
-        self.conv13 = conv(c[128] + c[128], c[256])
+        # encoder and decoder (conv1 ... conv13), then the two heads: RNN weights (conv14) and
+        # RNN features (conv15)
+        add_unet_convs(self, c)
         if rnn:
             self.conv14 = conv(c[256], N_BLOCKS * N_DIRECTIONS * feat)
         self.conv15 = conv(c[256], feat)
@@ -401,20 +410,8 @@ class SVRNNBaseline(nn.Module):
         # feature CNN (shallow, separate)
         self.feat1 = conv(3, c[16], k=11)
         self.feat2 = conv(c[16], feat, k=7, stride=2)
-        # weight CNN (VGG-like UNet)
-        self.conv1 = conv(3, c[64])
-        self.conv2 = conv(c[64], c[64])
-        self.conv3 = conv(c[64], c[128])
-        self.conv4 = conv(c[128], c[128])
-        self.conv5 = conv(c[128], c[256])
-        self.conv6 = conv(c[256], c[256])
-        self.conv7 = conv(c[256], c[256])
-        self.conv8 = conv(c[256], c[512])
-        self.conv9 = conv(c[512], c[512])
-        self.conv10 = conv(c[512], c[256])
-        self.conv11 = conv(c[256] + c[256], c[128])
-        self.conv12 = conv(c[128], c[128])
-        self.conv13 = conv(c[128] + c[128], c[256])
+        # weight CNN (VGG-like UNet, conv1 ... conv13)
+        add_unet_convs(self, c)
         self.conv14 = conv(c[256], N_BLOCKS * N_DIRECTIONS * feat)
         # RNN cascade
         self.rnn1, self.rnn2, self.rnn3, self.rnn4 = (SpatialRNN() for _ in range(N_BLOCKS))
