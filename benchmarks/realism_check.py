@@ -3,8 +3,9 @@
 Reads the 30 real GoPro training crops (128x128, "blur" variant) in
 ``../shared/realblur/gopro_train_crops/{blur,sharp}`` next to the repository (or the folder given
 as an argument), cuts one random 128x128 crop from each of the first ``--n`` synthetic training
-pairs (:func:`svrnn_lite.synth.synth_pair`, the default dataset unless ``--shake`` or
-``--object-speed`` override the motion; 300 pairs take about a minute), and prints for both:
+pairs made from photographs (:func:`svrnn_lite.synth.synth_pair`, the default dataset unless
+``--shake`` or ``--object-speed`` override the motion; the dead-leaves pairs are left out, as their
+content is not a photograph's; 300 pairs take about a minute), and prints for both:
 
 - PSNR(blur, sharp) in dB on 8-bit RGB values: how far the blurry input is from the target;
 - gradient-energy ratio ``sum |grad blur|^2 / sum |grad sharp|^2`` of the grey image: how much of
@@ -22,13 +23,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from svrnn_lite.data import read_image
-from svrnn_lite.synth import synth_pair
+from svrnn_lite.synth import DEAD_LEAVES, sequence_of, synth_pair
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "realblur" / "gopro_train_crops"
 CROP = 128
@@ -63,9 +65,10 @@ def real_pairs(folder: Path):
 
 
 def synthetic_pairs(n: int, seed: int, **blur_kwargs):
-    """128x128 crops at random places of the synthetic training pairs (GoPro "blur" variant)."""
+    """128x128 crops at random places of the synthetic training pairs made from photographs."""
     rng = np.random.default_rng(seed)
-    for i in range(n):
+    photos = (i for i in itertools.count() if sequence_of("train", i)[0] != DEAD_LEAVES)
+    for i in itertools.islice(photos, n):
         _, pair, _ = synth_pair("train", i, seed, **blur_kwargs)
         top, left = (rng.integers(s - CROP + 1) for s in pair.sharp.shape[:2])
         window = np.s_[top : top + CROP, left : left + CROP]
@@ -96,7 +99,7 @@ def main(argv=None) -> int:
     n_real = len(next(iter(real.values())))
     print(f"real: {n_real} GoPro crops from {args.real}")
     print(
-        f"synthetic: {args.n} random {CROP}x{CROP} crops of svrnn_lite.synth train pairs, "
+        f"synthetic: {args.n} random {CROP}x{CROP} crops of svrnn_lite.synth train photo pairs, "
         f"seed {args.seed}, settings {overrides or 'default'}"
     )
     print(f"{'statistic':28s} {'data':10s} {'p10':>7s} {'p25':>7s} {'median':>7s} {'p75':>7s} "

@@ -38,6 +38,7 @@ from skimage.transform import resize
 from tqdm.auto import tqdm
 
 from svrnn_lite.blur import BlurPair, average_frames, make_blur_pair
+from svrnn_lite.dead_leaves import dead_leaves
 from svrnn_lite.sources import load_source, source_names
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "add_arguments",
     "main",
     "run",
+    "sequence_of",
     "synth_pair",
     "write_dataset",
     "write_png",
@@ -55,10 +57,13 @@ __all__ = [
 TRAIN_SIZE = (256, 256)
 #: Size (H, W) of the synthetic test pairs (half of GoPro's 1280x720 on each side).
 TEST_SIZE = (360, 640)
-N_TRAIN = 300
+N_TRAIN = 600
 N_TEST = 24
 MARGIN = 32  # room for the camera shake around each crop, pixels
 VARIANTS = ("blur", "blur_gamma", "sharp")
+#: Every this many training pairs, one is a dead-leaves image (:mod:`svrnn_lite.dead_leaves`).
+DEAD_LEAVES_EVERY = 2
+DEAD_LEAVES = "dead_leaves"
 
 
 @functools.cache
@@ -66,6 +71,35 @@ def _source(name: str) -> np.ndarray:
     image = load_source(name)
     image.setflags(write=False)
     return image
+
+
+@functools.cache
+def _palette() -> np.ndarray:
+    """Colours for dead-leaves discs: an equal share of pixels from every training photograph."""
+    pixels = [_source(name).reshape(-1, 3) for name in source_names("train")]
+    rng = np.random.default_rng(0)
+    return np.concatenate([p[rng.integers(len(p), size=4096)] for p in pixels])
+
+
+def sequence_of(split: str, index: int) -> tuple[str, int]:
+    """The sequence (source image) of pair ``index`` of a split and its frame number in it.
+
+    In the training split every :data:`DEAD_LEAVES_EVERY`-th pair is a fresh dead-leaves image;
+    the others cycle through the photographs of :func:`~svrnn_lite.sources.source_names`.
+
+    Examples
+    --------
+    >>> [sequence_of("train", i) for i in range(3)]
+    [('motorcycle_left', 0), ('dead_leaves', 0), ('motorcycle_right', 0)]
+    >>> sequence_of("test", 5)
+    ('chelsea', 1)
+    """
+    names = source_names(split)
+    if split == "train":
+        if index % DEAD_LEAVES_EVERY == DEAD_LEAVES_EVERY - 1:
+            return DEAD_LEAVES, index // DEAD_LEAVES_EVERY
+        index -= index // DEAD_LEAVES_EVERY
+    return names[index % len(names)], index // len(names)
 
 
 def _canvas(name: str, size: tuple[int, int], rng: np.random.Generator, augment: bool):
@@ -126,8 +160,12 @@ def synth_pair(
         raise ValueError(f"index must be >= 0, got {index}")
     size = size or (TRAIN_SIZE if split == "train" else TEST_SIZE)
     rng = np.random.default_rng([seed, ("train", "test").index(split), index])
-    name = names[index % len(names)]
-    canvas = _canvas(name, size, rng, augment=split == "train")
+    name, _ = sequence_of(split, index)
+    if name == DEAD_LEAVES:
+        canvas_size = (size[0] + 2 * MARGIN, size[1] + 2 * MARGIN)
+        canvas = dead_leaves(canvas_size, rng, colors=_palette())
+    else:
+        canvas = _canvas(name, size, rng, augment=split == "train")
     others = [other for other in names if other != name]
     others = [
         _source(other) for other in rng.choice(others, size=min(3, len(others)), replace=False)
@@ -215,7 +253,7 @@ def write_dataset(
         if int(n) != n or n < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {n}")
     settings = {
-        "format": "svrnn-lite synthetic GoPro layout, version 1",
+        "format": "svrnn-lite synthetic GoPro layout, version 2",
         "seed": int(seed),
         "n_train": int(n_train),
         "n_test": int(n_test),
@@ -241,8 +279,8 @@ def write_dataset(
     jobs += [("test", i, tuple(test_size)) for i in range(n_test)]
     written = {"train": 0, "test": 0}
     for split, index, size in tqdm(jobs, desc="synthesising", unit="pair", disable=not progress):
-        names = source_names(split)
-        sequence, frame = names[index % len(names)], f"{index // len(names):06d}.png"
+        sequence, number = sequence_of(split, index)
+        frame = f"{number:06d}.png"
         paths = {v: root / split / sequence / v / frame for v in VARIANTS}
         if all(path.exists() for path in paths.values()):
             continue  # done by an earlier, interrupted run

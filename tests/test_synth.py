@@ -11,7 +11,7 @@ from PIL import Image
 from svrnn_lite.blur import average_frames
 from svrnn_lite.data import gopro_pairs, read_image
 from svrnn_lite.sources import TEST_SOURCES, TRAIN_SOURCES, load_source, source_names
-from svrnn_lite.synth import main, synth_pair, write_dataset, write_png
+from svrnn_lite.synth import main, sequence_of, synth_pair, write_dataset, write_png
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(n_train=3, n_test=2, train_size=(24, 24), test_size=(24, 40), progress=False)
@@ -64,7 +64,7 @@ def test_layout_is_gopro_and_reads_back(dataset):
                 assert blur_path.parent.parent == sharp_path.parent.parent
                 assert read_image(blur_path).shape == read_image(sharp_path).shape == (*size, 3)
     sequences = {p.parent.parent.name for p, _ in gopro_pairs(root, "train")}
-    assert sequences == set(TRAIN_SOURCES[:3])
+    assert sequences == {TRAIN_SOURCES[0], "dead_leaves", TRAIN_SOURCES[1]}
 
 
 def test_written_images_are_the_synthesised_pairs(dataset):
@@ -72,7 +72,7 @@ def test_written_images_are_the_synthesised_pairs(dataset):
     for split, index, size in (("train", 1, (24, 24)), ("test", 1, (24, 40))):
         name, pair, blurred_gamma = synth_pair(split, index, seed=3, size=size)
         folder = root / split / name
-        frame = f"{index // len(source_names(split)):06d}.png"
+        frame = f"{sequence_of(split, index)[1]:06d}.png"
         np.testing.assert_allclose(read_image(folder / "sharp" / frame), pair.sharp, atol=1e-6)
         np.testing.assert_allclose(read_image(folder / "blur" / frame), pair.blurred, atol=1e-6)
         np.testing.assert_allclose(
@@ -246,3 +246,33 @@ def test_realism_check_compares_pairs(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "PSNR(blur, sharp) dB" in result.stdout and "synthetic" in result.stdout
+
+
+def test_every_other_training_pair_is_dead_leaves_and_test_pairs_never_are():
+    train = [sequence_of("train", i) for i in range(60)]
+    assert [name == "dead_leaves" for name, _ in train] == [i % 2 == 1 for i in range(60)]
+    photos = [name for name, _ in train if name != "dead_leaves"]
+    assert set(photos) == set(TRAIN_SOURCES)  # 30 photo pairs cycle through all 14 sources
+    assert len(set(train)) == 60  # no two pairs share a file name
+    assert all(sequence_of("test", i)[0] in TEST_SOURCES for i in range(30))
+
+
+def test_dead_leaves_are_reproducible_covered_and_edged():
+    from svrnn_lite.dead_leaves import dead_leaves, sample_radii
+
+    a, b = dead_leaves((64, 80), rng=1), dead_leaves((64, 80), rng=1)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, dead_leaves((64, 80), rng=2))
+    # opaque discs of flat colour: most neighbouring pixels are equal, some differ (edges)
+    same = np.all(a[:, 1:] == a[:, :-1], axis=-1).mean()
+    assert 0.3 < same < 0.99
+    palette = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    c = dead_leaves((32, 32), rng=0, colors=palette, supersample=1)
+    assert {tuple(p) for p in c.reshape(-1, 3)} <= {(1.0, 0.0, 0.0), (0.0, 0.0, 1.0)}
+    radii = sample_radii(np.random.default_rng(0), 100_000, 1.0, 1000.0)
+    # p(r) ~ r^-3: P(r > 2) = (2^-2 - 1000^-2) / (1 - 1000^-2) = 0.25
+    assert abs((radii > 2).mean() - 0.25) < 0.01
+    with pytest.raises(ValueError, match="colors must have shape"):
+        dead_leaves((8, 8), rng=0, colors=np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="r_min < r_max"):
+        sample_radii(np.random.default_rng(0), 3, 5.0, 1.0)
