@@ -86,7 +86,8 @@ def gopro_pairs(
             "<frame>.png (the GoPro layout)"
         )
     pairs = []
-    for sequence in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+    sequences = (p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for sequence in sorted(sequences):  # hidden folders (.ipynb_checkpoints) are not sequences
         blur_dir, sharp_dir = sequence / variant, sequence / "sharp"
         for folder in (blur_dir, sharp_dir):
             if not folder.is_dir():

@@ -68,8 +68,8 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
             with Image.open(path) as im:
                 im.load()  # decode now: a truncated file fails here, not later
                 pixels = _pixels(ImageOps.exif_transpose(im))
-    except ImageError:
-        raise
+    except (ImageError, PermissionError):
+        raise  # a permission problem is not a damaged file: say what it is
     except Exception as error:  # UnidentifiedImageError, truncated data, bad TIFF, ...
         raise ImageError(f"cannot read {path}: not an image or a damaged file ({error})") from error
     if pixels.ndim == 2:

@@ -65,7 +65,7 @@ class TrainConfig:
     seed: int = _option(0, "seed of the weights and of every batch")
     out: str = _option("runs/lite", "output folder: last.pt, config.json, log.csv")
     threads: int = _option(0, "torch CPU threads (0: torch's default)")
-    progress: bool = _option(True, "show a progress bar")
+    progress: bool = _option(True, "no progress bar (shown by default)")
 
 
 class TrainingDiverged(RuntimeError):
@@ -92,11 +92,10 @@ def training_pairs(cfg: TrainConfig):
             SyntheticPairs("test", n=cfg.val_images, seed=cfg.data_seed),
         )
     train = PairDataset(gopro_pairs(cfg.data, "train", cfg.variant))
-    try:
-        val_pairs = gopro_pairs(cfg.data, "test", cfg.variant)[: cfg.val_images]
-    except FileNotFoundError:  # no test split: validate on the first training pairs
-        val_pairs = gopro_pairs(cfg.data, "train", cfg.variant)[: cfg.val_images]
-    return train, PairDataset(val_pairs, cache=True)
+    has_test = Path(cfg.data, "test").is_dir()  # without a test split, validate on training pairs
+    val_pairs = gopro_pairs(cfg.data, "test" if has_test else "train", cfg.variant)
+    stride = max(1, len(val_pairs) // cfg.val_images)  # spread over the sequences
+    return train, PairDataset(val_pairs[::stride][: cfg.val_images], cache=True)
 
 
 @torch.no_grad()
