@@ -137,6 +137,18 @@ def test_a_text_file_is_a_clear_error(tmp_path):
         load_image(tmp_path / "notes.png")
 
 
+def test_an_unreadable_file_is_a_permission_error_not_a_damaged_image(tmp_path, monkeypatch):
+    path = tmp_path / "locked.png"
+    Image.fromarray(rgb8()).save(path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Image, "open", denied)  # tests run as root, who may read anything
+    with pytest.raises(PermissionError, match="Permission denied"):
+        load_image(path)
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such image file"):
         load_image(tmp_path / "missing.png")

@@ -192,6 +192,7 @@ def test_gopro_pairs_errors_name_the_problem(tmp_path):
 def test_gopro_pairs_are_sorted_and_ignore_other_files(tmp_path):
     make_tree(tmp_path, ["b.png", "a.png"], ["a.png", "b.png"])
     (tmp_path / "train" / "SEQ" / "blur" / "notes.txt").write_text("x")
+    (tmp_path / "train" / ".ipynb_checkpoints").mkdir()  # a hidden folder is not a sequence
     pairs = gopro_pairs(tmp_path)
     assert [b.name for b, _ in pairs] == ["a.png", "b.png"]
 

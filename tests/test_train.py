@@ -134,6 +134,19 @@ def test_empty_dataset_folder_is_a_clear_error(tmp_path):
         train(config(tmp_path / "empty", tmp_path / "run"), log=quiet)
 
 
+def test_a_broken_test_split_is_an_error_not_a_silent_fallback(dataset, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(dataset, broken)
+    sequence = next(p for p in (broken / "test").iterdir())
+    shutil.rmtree(sequence / "sharp")
+    with pytest.raises(FileNotFoundError, match=f"sequence {sequence} has no 'sharp' folder"):
+        train(config(broken, tmp_path / "run"), log=quiet)
+    shutil.rmtree(broken / "test")  # no test split at all: validate on training pairs
+    assert train(config(broken, tmp_path / "run2", steps=3), log=quiet)["finished"]
+
+
 def test_crop_larger_than_the_images_is_a_clear_error(dataset, tmp_path):
     with pytest.raises(ValueError, match="crop 64x64 is larger than image"):
         train(config(dataset, tmp_path / "run", crop=64), log=quiet)
