@@ -102,12 +102,23 @@ def sequence_of(split: str, index: int) -> tuple[str, int]:
     return names[index % len(names)], index // len(names)
 
 
+def _train_scale(rng: np.random.Generator) -> float:
+    """A random zoom factor for a training canvas, log-uniform in [1/2, 8/5].
+
+    Below 1 the source is shrunk (crisp detail); above 1 it is enlarged, which makes it soft, as
+    the test images are (their sources are smaller than the test size) and as many photos are.
+    A network trained on crisp images only takes every soft image for a blurred one and
+    over-sharpens it.
+    """
+    return float(np.exp(rng.uniform(np.log(0.5), np.log(1.6))))
+
+
 def _canvas(name: str, size: tuple[int, int], rng: np.random.Generator, augment: bool):
     """A window of the source, resized to ``size`` plus the margin (train: random scale, flip)."""
     image = _source(name)
     height, width = size[0] + 2 * MARGIN, size[1] + 2 * MARGIN
     needed = max(height / image.shape[0], width / image.shape[1])  # > 1: must upsample
-    scale = max(needed, rng.uniform(0.5, 1.0) if augment else 1.0)
+    scale = max(needed, _train_scale(rng) if augment else 1.0)
     rows = min(int(np.ceil(height / scale)), image.shape[0])
     cols = min(int(np.ceil(width / scale)), image.shape[1])
     top = rng.integers(image.shape[0] - rows + 1)
@@ -163,7 +174,11 @@ def synth_pair(
     name, _ = sequence_of(split, index)
     if name == DEAD_LEAVES:
         canvas_size = (size[0] + 2 * MARGIN, size[1] + 2 * MARGIN)
-        canvas = dead_leaves(canvas_size, rng, colors=_palette())
+        zoom = max(1.0, _train_scale(rng))  # enlarge a smaller image: soft edges, sometimes
+        small = tuple(int(np.ceil(side / zoom)) for side in canvas_size)
+        canvas = dead_leaves(small, rng, colors=_palette())
+        if small != canvas_size:
+            canvas = resize(canvas, canvas_size, order=1).astype(np.float32)
     else:
         canvas = _canvas(name, size, rng, augment=split == "train")
     others = [other for other in names if other != name]
@@ -253,7 +268,7 @@ def write_dataset(
         if int(n) != n or n < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {n}")
     settings = {
-        "format": "svrnn-lite synthetic GoPro layout, version 2",
+        "format": "svrnn-lite synthetic GoPro layout, version 3",
         "seed": int(seed),
         "n_train": int(n_train),
         "n_test": int(n_test),
