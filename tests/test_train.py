@@ -63,6 +63,28 @@ def test_a_short_run_lowers_the_loss_on_a_fixed_batch(dataset, tmp_path):
     assert after < 0.5 * before
 
 
+def test_the_psnr_loss_weighs_every_crop_alike_in_decibels(dataset, tmp_path):
+    mse = torch.tensor([1e-2, 1e-4], requires_grad=True)
+    train_module.training_loss(mse, "psnr").backward()
+    # d/d(mse) of 10 log10(mse) / 2 is inversely proportional to the error: the nearly sharp
+    # crop pulls 100 times harder than the blurred one; under L2 both pull alike
+    assert mse.grad[1] / mse.grad[0] == pytest.approx(100, rel=1e-3)
+    with pytest.raises(ValueError, match="loss must be 'l2' or 'psnr', got 'l1'"):
+        train(config(dataset, tmp_path / "bad", loss="l1"), log=quiet)
+    cfg = config(dataset, tmp_path / "psnr", loss="psnr", steps=25)
+    pairs = PairDataset(gopro_pairs(dataset, "train"))
+    blurred, sharp = random_crop_batch(pairs, np.random.default_rng(123), 4, 32)
+    torch.manual_seed(cfg.seed)
+    before = F.mse_loss(build_model("lite")(blurred), sharp).item()
+    result = train(cfg, log=quiet)
+    model = build_model("lite")
+    model.load_state_dict(weights(result["checkpoint"]))
+    with torch.no_grad():
+        after = F.mse_loss(model(blurred), sharp).item()
+    assert after < 0.5 * before
+    assert all(h["loss"] > 0 for h in result["history"])  # the log keeps the L2 loss
+
+
 def test_resume_after_a_pause_gives_bit_identical_weights(dataset, tmp_path):
     straight = train(config(dataset, tmp_path / "straight"), log=quiet)
     paused = train(config(dataset, tmp_path / "paused"), stop_after_steps=4, log=quiet)
@@ -76,19 +98,19 @@ def test_resume_after_a_pause_gives_bit_identical_weights(dataset, tmp_path):
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_identically(dataset, tmp_path, monkeypatch):
     straight = train(config(dataset, tmp_path / "straight"), log=quiet)
     calls = {"n": 0}
-    real_mse = F.mse_loss
+    real_loss = train_module.training_loss
 
-    def mse_then_ctrl_c(*args, **kwargs):
+    def loss_then_ctrl_c(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:  # the user presses Ctrl-C during step 2
             os.kill(os.getpid(), signal.SIGINT)
-        return real_mse(*args, **kwargs)
+        return real_loss(*args, **kwargs)
 
-    monkeypatch.setattr(train_module.F, "mse_loss", mse_then_ctrl_c)
+    monkeypatch.setattr(train_module, "training_loss", loss_then_ctrl_c)
     interrupted = train(config(dataset, tmp_path / "run"), log=quiet)
     assert interrupted["interrupted"] and interrupted["step"] == 2
     assert safe_load(tmp_path / "run" / "last.pt")["step"] == 2
-    monkeypatch.setattr(train_module.F, "mse_loss", real_mse)
+    monkeypatch.setattr(train_module, "training_loss", real_loss)
     resumed = train(config(dataset, tmp_path / "run"), resume=True, log=quiet)
     assert_same_weights(weights(straight["checkpoint"]), weights(resumed["checkpoint"]))
 
@@ -97,14 +119,14 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(
     dataset, tmp_path, monkeypatch
 ):
     calls = {"n": 0}
-    real_mse = F.mse_loss
+    real_loss = train_module.training_loss
 
-    def mse_then_nan(*args, **kwargs):
+    def loss_then_nan(*args, **kwargs):
         calls["n"] += 1
-        loss = real_mse(*args, **kwargs)
+        loss = real_loss(*args, **kwargs)
         return loss * float("nan") if calls["n"] == 5 else loss
 
-    monkeypatch.setattr(train_module.F, "mse_loss", mse_then_nan)
+    monkeypatch.setattr(train_module, "training_loss", loss_then_nan)
     with pytest.raises(TrainingDiverged, match="step 4.*last good checkpoint"):
         train(config(dataset, tmp_path / "run"), log=quiet)
     kept = safe_load(tmp_path / "run" / "last.pt")
