@@ -38,8 +38,9 @@ def _train(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a model (resumable)",
-        description="Train a deblurring network with L2 loss and Adam; a checkpoint is saved "
-        "atomically every --val-every steps and on Ctrl-C, and --resume continues it.",
+        description="Train a deblurring network with Adam and an L2 (or per-crop PSNR) loss; a "
+        "checkpoint is saved atomically every --val-every steps and on Ctrl-C, and --resume "
+        "continues it.",
         epilog="Example: svrnn-lite train --data data/synthetic --preset lite --steps 2000 "
         "--out runs/lite",
     )

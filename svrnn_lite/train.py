@@ -1,7 +1,8 @@
 """Training a deblurring network: L2 loss, Adam, polynomial learning-rate decay.
 
 The loop of Zhang et al. (2018) and of the paper: random 128x128 crops of blurry/sharp pairs,
-the mean squared error between the network's output and the sharp crop, Adam. Every random
+the mean squared error between the network's output and the sharp crop, Adam; or, with
+``loss="psnr"``, the mean of the crops' errors in decibels (:func:`training_loss`). Every random
 choice of step ``t`` (which pairs, where to crop, which flips) comes from a generator seeded
 with ``(seed, t)``, so a run that is interrupted and resumed from its last checkpoint ends with
 exactly the same weights as one that ran straight through. Explained in chapter *Training*.
