@@ -2,10 +2,11 @@
 
 Three runs of the shipped model's recipe (``data_scripts/train_reference.py``) that differ only
 in ``arch``: the same lite width, global residual, synthetic data, batch, crop, learning rate,
-schedule and seed, but fewer steps (:data:`STEPS`) so that all three train in about 15 minutes on
-two idle CPU cores. Then each is scored on the synthetic test split (PSNR and SSIM, GoPro
-convention) and costed on a 1280x720 frame: parameters, GFLOP and CPU seconds, all three timed
-side by side in this one process. The chapter *Evaluation* reads the results::
+schedule, steps (:data:`STEPS`) and seed, so the multi-task arm repeats the shipped model's own
+training; all three train in about 15 minutes on two idle CPU cores. Then each is scored on the
+synthetic test split (PSNR and SSIM, GoPro convention) and costed on a 1280x720 frame:
+parameters, GFLOP and CPU seconds, all three timed side by side in this one process. The
+chapter *Evaluation* reads the results::
 
     .venv/bin/python data_scripts/run_ablation.py                    # about 15 minutes, resumable
     .venv/bin/python data_scripts/run_ablation.py --time-limit 5     # or in slices: it resumes
@@ -47,10 +48,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 #: The shipped model's recipe; every arm uses it with another ``arch`` and fewer steps.
 RECIPE: TrainConfig = runpy.run_path(str(HERE / "train_reference.py"))["RECIPE"]
-#: Steps per arm. At batch 8, crop 128 on two idle cores one step (forward, backward, Adam) took
-#: 0.265 s for the multi-task net, 0.268 s for the baseline and 0.175 s for the plain UNet, so
-#: three arms of 1200 steps train in about 14 minutes, plus about a minute of scoring and timing.
-STEPS = 1200
+#: Steps per arm: the recipe's. At batch 8, crop 128 on two idle cores one step (forward, backward,
+#: Adam) took 0.265 s for the multi-task net, 0.268 s for the baseline and 0.175 s for the plain
+#: UNet, so three arms of 1200 steps train in about 14 minutes, plus a minute of scoring and timing.
+STEPS = RECIPE.steps
 ARMS = {
     "multitask": "multi-task (the paper)",
     "baseline": "SVRNN baseline",
