@@ -85,6 +85,15 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * (1.0 - step / cfg.steps) ** cfg.lr_power
 
 
+#: The objectives :func:`training_loss` knows.
+LOSSES = ("l2", "psnr")
+
+
+def _check_loss(kind: str) -> None:
+    if kind not in LOSSES:
+        raise ValueError(f"loss must be 'l2' or 'psnr', got {kind!r}")
+
+
 def training_loss(mse: torch.Tensor, kind: str = "l2") -> torch.Tensor:
     """The objective of a batch from the mean squared error of each crop.
 
@@ -101,11 +110,10 @@ def training_loss(mse: torch.Tensor, kind: str = "l2") -> torch.Tensor:
 
     Explained in chapter *Training*.
     """
+    _check_loss(kind)
     if kind == "l2":
         return mse.mean()
-    if kind == "psnr":
-        return 10 * torch.log10(mse + 1e-10).mean()
-    raise ValueError(f"loss must be 'l2' or 'psnr', got {kind!r}")
+    return 10 * torch.log10(mse + 1e-10).mean()
 
 
 def training_pairs(cfg: TrainConfig):
@@ -171,8 +179,7 @@ def train(
     """
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
-    if cfg.loss not in ("l2", "psnr"):
-        raise ValueError(f"loss must be 'l2' or 'psnr', got {cfg.loss!r}")
+    _check_loss(cfg.loss)  # before any work, not at the first step
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
