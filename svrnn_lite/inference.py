@@ -99,10 +99,9 @@ def deblur(
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
-    if image.dtype == np.uint8:
-        image = image.astype(np.float32) / 255.0
-    elif image.dtype.kind != "f":
+    if image.dtype != np.uint8 and image.dtype.kind != "f":
         raise ValueError(f"image must be floats in [0, 1] or uint8, got dtype {image.dtype}")
+    scale = 1 / 255 if image.dtype == np.uint8 else 1.0  # converted tile by tile, not all at once
     height, width = image.shape[:2]
     if tile is None:  # one tile: the whole image
         rows, cols = tile_windows(height, height, 0), tile_windows(width, width, 0)
@@ -111,16 +110,26 @@ def deblur(
     device = next(iter(getattr(model, "parameters", list)()), torch.empty(0)).device
 
     out = np.zeros((height, width, 3), dtype=np.float32)
-    total_weight = np.zeros((height, width, 1), dtype=np.float32)
     bar = tqdm(total=len(rows) * len(cols), desc="tiles", disable=not progress, leave=False)
     for y0, y1, wy in rows:
         for x0, x1, wx in cols:
-            patch = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1], dtype=np.float32))
-            restored = model(patch.permute(2, 0, 1)[None].to(device))[0].permute(1, 2, 0)
+            patch = np.multiply(image[y0:y1, x0:x1], scale, dtype=np.float32)
+            patch = torch.from_numpy(patch).permute(2, 0, 1)[None].to(device)
+            restored = model(patch)[0].permute(1, 2, 0).float().cpu().numpy()
             weight = (wy[:, None] * wx[None, :]).astype(np.float32)[..., None]
-            out[y0:y1, x0:x1] += weight * restored.float().cpu().numpy()
-            total_weight[y0:y1, x0:x1] += weight
+            out[y0:y1, x0:x1] += weight * restored
             bar.update()
     bar.close()
-    out /= total_weight
+    # The tile weights are products wy * wx, so their sum over the grid is (sum of wy) times
+    # (sum of wx): two 1-D divisions instead of a full-size weight image.
+    out /= _weight_sum(rows, height)[:, None, None]
+    out /= _weight_sum(cols, width)[None, :, None]
     return out
+
+
+def _weight_sum(windows: list[tuple[int, int, np.ndarray]], length: int) -> np.ndarray:
+    """Total blending weight of each position along one axis (positive everywhere)."""
+    total = np.zeros(length, dtype=np.float32)
+    for start, stop, weights in windows:
+        total[start:stop] += weights
+    return total

@@ -82,3 +82,26 @@ def test_bad_tiling_arguments_are_a_clear_error():
 def test_whole_image_mode_works_for_images_smaller_than_the_overlap():
     image = np.random.default_rng(1).random((9, 5, 3)).astype(np.float32)
     np.testing.assert_allclose(deblur(lambda x: x, image, tile=None, overlap=64), image)
+
+
+def test_uint8_tiles_equal_the_float_image_tiled():
+    image = np.random.default_rng(1).integers(0, 256, (150, 230, 3), dtype=np.uint8)
+    model = BoxBlur().eval()
+    from_uint8 = deblur(model, image, tile=64, overlap=16)
+    from_float = deblur(model, image.astype(np.float32) / 255, tile=64, overlap=16)
+    np.testing.assert_allclose(from_uint8, from_float, atol=1e-6)
+
+
+def test_memory_beyond_the_output_stays_at_a_few_tiles():
+    """NumPy reports its buffers to tracemalloc: a uint8 photo must not be copied to float whole,
+    and no full-size weight image may be kept, so the peak is the float32 output plus tiles."""
+    import tracemalloc
+
+    height, width, tile = 600, 800, 64
+    image = np.random.default_rng(2).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    tracemalloc.start()
+    deblur(lambda x: x, image, tile=tile, overlap=16)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    output, one_tile = height * width * 3 * 4, tile * tile * 3 * 8
+    assert peak <= output + 4 * one_tile, f"peak {peak} B, output {output} B"
