@@ -79,3 +79,27 @@ def test_binder_environment_has_the_same_packages_without_the_editable_install()
     binder = yaml.safe_load((ROOT / "binder/environment.yml").read_text())
     assert not any(isinstance(entry, dict) for entry in binder["dependencies"])
     assert "pip install --no-deps -e ." in (ROOT / "binder/postBuild").read_text()
+
+
+def test_a_built_wheel_ships_every_module_and_the_weights(tmp_path):
+    """A practitioner's ``pip install .`` (not editable) must get the shipped model too."""
+    import subprocess
+    import sys
+    import zipfile
+
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation"]
+        + [str(ROOT), "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    # setuptools still copies a data folder missing from `packages`, but warns it will stop
+    assert "absent from" not in build.stdout + build.stderr
+    (wheel,) = tmp_path.glob("svrnn_lite-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = ROOT / "svrnn_lite"
+    expected = {f"svrnn_lite/{p.relative_to(package)}" for p in package.glob("**/*.py")}
+    expected |= {f"svrnn_lite/weights/{p.name}" for p in (package / "weights").glob("*.pt")}
+    assert "svrnn_lite/weights/lite.pt" in expected
+    assert expected | {"svrnn_lite/py.typed"} <= names
