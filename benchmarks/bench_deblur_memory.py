@@ -3,12 +3,15 @@
 Tiled inference (:func:`svrnn_lite.inference.deblur`) holds two full-size arrays, the caller's
 input (3 bytes per pixel as uint8, 12 as float32) and the float32 output (12 bytes per pixel),
 plus the activations of ONE tile; tiles are converted to float one at a time and the blending
-weights are normalised with two 1-D sums, so nothing else grows with the photo. Its peak memory
-therefore grows by at most (input + 12) bytes per pixel beyond that of a small photo of a few
-tiles, which holds the fixed costs (Python, torch, the model, one tile's activations), plus a
-slack for glibc's heap, which fragments a little more with every few hundred tiles (deblurring
-one 512 px tile 120 times in one process grew the resident memory by 46 MB, 15% of the tile's
-working memory, in steps that level off)::
+weights are normalised with two 1-D sums, so nothing else grows with the photo. The command line
+(``svrnn-lite deblur``) reads the file as float32 (12 bytes per pixel; the decoded file is freed
+and its pages returned), deblurs it, drops the input and writes the output through an 8- or 16-bit
+copy made band by band, so it too holds two float32 images at most. Peak memory therefore grows by
+at most (input + 12) bytes per pixel beyond that of a small photo of a few tiles, which holds the
+fixed costs (Python, torch, the model, one tile's activations), plus a slack for glibc's heap,
+which fragments a little more with every few hundred tiles (deblurring one 512 px tile 120 times
+in one process grew the resident memory by 46 MB, 15% of the tile's working memory, in steps that
+level off)::
 
     bound(H, W) = peak(reference) + (H * W - h * w) * (input bytes per pixel + 12)
                   + SLACK * (peak(reference) - peak(baseline))
@@ -24,8 +27,9 @@ process, the peak resident memory (ru_maxrss) of
 and prints the bound and the ratio measured / bound (<= 1 means the bound holds), with the
 time per megapixel. Run::
 
-    .venv/bin/python benchmarks/bench_deblur_memory.py               # 8000 x 6000 uint8, ~2 min
-    .venv/bin/python benchmarks/bench_deblur_memory.py --dtype float32
+    .venv/bin/python benchmarks/bench_deblur_memory.py                  # uint8 array, ~2 min
+    .venv/bin/python benchmarks/bench_deblur_memory.py --input float32  # float32 array
+    .venv/bin/python benchmarks/bench_deblur_memory.py --input jpeg     # svrnn-lite deblur
     .venv/bin/python benchmarks/bench_deblur_memory.py --size 2000 1500
 """
 
@@ -63,8 +67,40 @@ print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 """
 
 
+CHILD_CLI = r"""
+import json, resource, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+from PIL import Image
+height, width, tile, overlap = map(int, sys.argv[1:5])
+folder = Path(tempfile.mkdtemp())
+if height:  # a JPEG with detail at every scale the network sees
+    small = np.random.default_rng(0).integers(0, 256, (height // 8 + 1, width // 8 + 1, 3))
+    big = np.repeat(np.repeat(small.astype(np.uint8), 8, 0), 8, 1)[:height, :width]
+    Image.fromarray(big).save(folder / "photo.jpg", quality=90)
+    del small, big
+from svrnn_lite.cli import main
+from svrnn_lite.runtime import release_free_memory
+release_free_memory()  # forget making the test photo: count only what the command line needs
+start = time.perf_counter()
+if height:
+    code = main(["deblur", str(folder / "photo.jpg"), "-o", str(folder / "out"),
+                 "--tile", str(tile), "--overlap", str(overlap)])
+    assert code == 0 and len(list((folder / "out").glob("photo*.jpg"))) == 1
+else:
+    from svrnn_lite import load_pretrained
+    load_pretrained("lite")
+seconds = time.perf_counter() - start
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "seconds": seconds}))
+"""
+
+
 def measure(height: int, width: int, tile: int, overlap: int, dtype: str) -> dict:
-    args = [sys.executable, "-c", CHILD, str(height), str(width), str(tile), str(overlap), dtype]
+    """Peak memory of one fresh process deblurring a photo (``dtype`` "jpeg": a file, through
+    the command line; otherwise an array of that dtype, through the API)."""
+    child = [CHILD_CLI] if dtype == "jpeg" else [CHILD]
+    args = [sys.executable, "-c", *child, str(height), str(width), str(tile), str(overlap), dtype]
     result = subprocess.run(args, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -75,24 +111,27 @@ def main(argv=None) -> int:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument(
-        "--dtype", choices=["uint8", "float32"], default="uint8", help="of the photo"
+        "--input",
+        choices=["uint8", "float32", "jpeg"],
+        default="uint8",
+        help="an array of this dtype given to deblur(), or a JPEG file given to svrnn-lite deblur",
     )
     args = parser.parse_args(argv)
     width, height = args.size
 
-    baseline = measure(0, 0, args.tile, args.overlap, args.dtype)
-    one_tile = measure(args.tile, args.tile, args.tile, args.overlap, args.dtype)
+    baseline = measure(0, 0, args.tile, args.overlap, args.input)
+    one_tile = measure(args.tile, args.tile, args.tile, args.overlap, args.input)
     side = 3 * (args.tile - args.overlap) + args.overlap  # 3 x 3 tiles
-    reference = measure(side, side, args.tile, args.overlap, args.dtype)
-    photo = measure(height, width, args.tile, args.overlap, args.dtype)
-    per_pixel = (3 if args.dtype == "uint8" else 12) + 12  # input + float32 output
+    reference = measure(side, side, args.tile, args.overlap, args.input)
+    photo = measure(height, width, args.tile, args.overlap, args.input)
+    per_pixel = (3 if args.input == "uint8" else 12) + 12  # input (float32 from a file) + output
     extra_mb = (height * width - side * side) * per_pixel / 2**20
     slack_mb = SLACK * (reference["peak_mb"] - baseline["peak_mb"])
     bound_mb = reference["peak_mb"] + extra_mb + slack_mb
     megapixels = height * width / 1e6
 
     print(
-        f"lite model, {width}x{height} {args.dtype} photo, {args.tile} px tiles, "
+        f"lite model, {width}x{height} photo ({args.input}), {args.tile} px tiles, "
         f"{args.overlap} px overlap"
     )
     print(f"{'':40s}{'peak MB':>10s}")

@@ -136,9 +136,6 @@ def _deblur(subparsers) -> None:
 def _run_deblur(args) -> int:
     from tqdm.auto import tqdm
 
-    from svrnn_lite.images import load_image, save_image
-    from svrnn_lite.inference import deblur
-
     model = _load_model(args)
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -148,9 +145,7 @@ def _run_deblur(args) -> int:
         try:
             if target.exists() and not args.overwrite:
                 raise FileExistsError(f"{target} exists (use --overwrite to replace it)")
-            rgb, alpha = load_image(path, with_alpha=True)
-            restored = deblur(model, rgb, tile=args.tile, overlap=args.overlap)
-            save_image(target, restored, alpha)
+            _deblur_file(model, path, target, args.tile, args.overlap)
         except (OSError, ValueError) as error:
             failed += 1
             where = "" if str(path) in str(error) else f"{path}: "
@@ -160,6 +155,19 @@ def _run_deblur(args) -> int:
     if failed:
         print(f"svrnn-lite deblur: {failed} of {len(args.images)} images failed", file=sys.stderr)
     return EXIT_ERROR if failed else 0
+
+
+def _deblur_file(model, path: Path, target: Path, tile: int, overlap: int) -> None:
+    """Read, deblur and write one file, holding at most two full-size float images at a time."""
+    from svrnn_lite.images import load_image, save_image
+    from svrnn_lite.inference import deblur
+    from svrnn_lite.runtime import release_free_memory
+
+    rgb, alpha = load_image(path, with_alpha=True)
+    release_free_memory()  # the decoded file's memory, about 7 bytes per pixel
+    restored = deblur(model, rgb, tile=tile, overlap=overlap)
+    del rgb  # not needed while the output is written
+    save_image(target, restored, alpha)
 
 
 def _bench(subparsers) -> None:

@@ -18,6 +18,7 @@ import tifffile
 from PIL import Image, ImageOps
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+QUANTISE_ROWS = 256  # rows converted at a time when saving
 
 
 class ImageError(ValueError):
@@ -63,11 +64,11 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
         raise FileNotFoundError(f"no such image file: {path}")
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
-            pixels = _read_tiff(path)
+            pixels, maximum = _read_tiff(path)
         else:
             with Image.open(path) as im:
                 im.load()  # decode now: a truncated file fails here, not later
-                pixels = _pixels(ImageOps.exif_transpose(im))
+                pixels, maximum = _pixels(ImageOps.exif_transpose(im))
     except (ImageError, PermissionError):
         raise  # a permission problem is not a damaged file: say what it is
     except Exception as error:  # UnidentifiedImageError, truncated data, bad TIFF, ...
@@ -77,37 +78,50 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
         raise ImageError(f"cannot use {path}: unexpected pixel layout {pixels.shape}")
     channels = pixels.shape[2]
-    rgb = pixels[..., :3] if channels >= 3 else np.repeat(pixels[..., :1], 3, axis=2)
-    alpha = pixels[..., channels - 1] if channels in (2, 4) else None
-    rgb = np.clip(rgb, 0.0, 1.0).astype(np.float32)
+    # one float32 array per output, filled straight from the stored values: a large photo
+    # costs its 12 bytes per pixel and no float64 or unclipped intermediate copies
+    rgb = _unit_floats(pixels[..., :3] if channels >= 3 else pixels[..., :1], maximum, 3)
+    alpha = _unit_floats(pixels[..., -1:], maximum, 1)[..., 0] if channels in (2, 4) else None
     return (rgb, alpha) if with_alpha else rgb
 
 
-def _pixels(im: Image.Image) -> np.ndarray:
-    """Pixel values of a Pillow image as floats in [0, 1] (any mode)."""
+def _unit_floats(values: np.ndarray, maximum: int | None, channels: int) -> np.ndarray:
+    """``values / maximum`` (or float ``values`` clipped to [0, 1]) as float32, the last axis
+    broadcast to ``channels`` (a grey channel repeated into RGB)."""
+    out = np.empty(values.shape[:2] + (channels,), np.float32)
+    if maximum is None:
+        out[...] = values
+        np.clip(out, 0.0, 1.0, out=out)
+    else:
+        np.multiply(values, np.float32(1 / maximum), out=out, dtype=np.float32)
+    return out
+
+
+def _pixels(im: Image.Image) -> tuple[np.ndarray, int | None]:
+    """Stored pixel values of a Pillow image (any mode) and their maximum (None: floats)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        return np.asarray(im, dtype=np.float64) / 65535.0
+        return np.asarray(im), 65535
     if im.mode == "F":
-        return np.asarray(im, dtype=np.float32)
+        return np.asarray(im), None
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif im.mode == "PA":
         im = im.convert("RGBA")
     elif im.mode not in ("L", "LA", "RGB", "RGBA"):  # 1, CMYK, YCbCr, LAB, HSV, ...
         im = im.convert("RGB")
-    return np.asarray(im, dtype=np.float32) / 255.0
+    return np.asarray(im), 255
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+def _read_tiff(path: Path) -> tuple[np.ndarray, int | None]:
     data = tifffile.imread(path)
     if data.ndim == 3 and data.shape[0] in (1, 2, 3, 4) and data.shape[2] > 4:
         data = np.moveaxis(data, 0, -1)  # planar (C, H, W) storage
     if data.dtype.kind == "f":
-        return data.astype(np.float32)
+        return data, None
     if data.dtype.kind in "ui":
-        return data.astype(np.float64) / np.iinfo(data.dtype).max
+        return data, int(np.iinfo(data.dtype).max)
     if data.dtype == bool:
-        return data.astype(np.float32)
+        return data, 1
     raise ImageError(f"cannot use {path}: unsupported TIFF sample type {data.dtype}")
 
 
@@ -127,21 +141,38 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    rgb = np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0)
+    rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
     if alpha is not None and suffix in (".jpg", ".jpeg"):
         alpha = None  # JPEG has no alpha channel
-    pixels = rgb if alpha is None else np.concatenate([rgb, np.clip(alpha, 0, 1)[..., None]], 2)
+    tiff = suffix in TIFF_SUFFIXES
+    pixels = _quantise(rgb, alpha, 65535 if tiff else 255, np.uint16 if tiff else np.uint8)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        if suffix in TIFF_SUFFIXES:
-            tifffile.imwrite(tmp, np.round(pixels * 65535).astype(np.uint16), photometric="rgb")
+        if tiff:
+            tifffile.imwrite(tmp, pixels, photometric="rgb")
         else:
             mode = "RGB" if alpha is None else "RGBA"
-            image = Image.fromarray(np.round(pixels * 255).astype(np.uint8), mode)
+            image = Image.fromarray(pixels, mode)
             image.save(tmp, format=Image.registered_extensions().get(suffix, "PNG"), quality=95)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _quantise(rgb: np.ndarray, alpha: np.ndarray | None, levels: int, dtype) -> np.ndarray:
+    """RGB (and alpha) in [0, 1] as integers 0 ... ``levels``, clipped and rounded.
+
+    Works through bands of rows, so a large image costs only its integer copy."""
+    height, width = rgb.shape[:2]
+    pixels = np.empty((height, width, 3 if alpha is None else 4), dtype)
+    for top in range(0, height, QUANTISE_ROWS):
+        rows = slice(top, top + QUANTISE_ROWS)
+        band = [rgb[rows]] if alpha is None else [rgb[rows], np.asarray(alpha)[rows, :, None]]
+        band = np.concatenate(band, axis=2, dtype=np.float64)
+        np.clip(band, 0.0, 1.0, out=band)
+        band *= levels
+        pixels[rows] = np.round(band, out=band)
+    return pixels

@@ -175,3 +175,41 @@ def test_failed_save_leaves_nothing_behind(tmp_path):
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         save_image(tmp_path / "bad.png", np.zeros((4, 4)))
     assert list(tmp_path.iterdir()) == []
+
+
+def traced_peak(function, *args, **kwargs) -> int:
+    """Peak bytes of Python and NumPy allocations while ``function`` runs (tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        function(*args, **kwargs)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_reading_a_large_8bit_file_costs_its_float_image_and_one_byte_copy(tmp_path):
+    height, width = 1000, 1200
+    path = tmp_path / "large.png"
+    Image.fromarray(rgb8(height, width)).save(path, compress_level=0)
+    floats, copy = height * width * 3 * 4, height * width * 3
+    assert traced_peak(load_image, path) <= 1.1 * (floats + copy)
+
+
+@pytest.mark.parametrize(("suffix", "bytes_per_sample"), [(".png", 1), (".tif", 2)])
+def test_writing_a_large_image_costs_only_its_integer_copy(tmp_path, suffix, bytes_per_sample):
+    height, width = 1000, 1200
+    rgb = RNG.random((height, width, 3), dtype=np.float32)
+    alpha = RNG.random((height, width), dtype=np.float32)
+    peak = traced_peak(save_image, tmp_path / f"out{suffix}", rgb, alpha)
+    integers = height * width * 4 * bytes_per_sample  # and Pillow's copy of them
+    band = 256 * width * 4 * 8  # float64 rows being converted
+    assert peak <= 2 * integers + 2 * band
+
+
+def test_band_wise_writing_equals_rounding_the_whole_image(tmp_path):
+    rgb = RNG.random((600, 40, 3)).astype(np.float32) * 1.2 - 0.1  # out of range too
+    save_image(tmp_path / "out.png", rgb)
+    expected = np.round(np.clip(rgb.astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
