@@ -5,7 +5,7 @@ input (3 bytes per pixel as uint8, 12 as float32) and the float32 output (12 byt
 plus the activations of ONE tile; tiles are converted to float one at a time and the blending
 weights are normalised with two 1-D sums, so nothing else grows with the photo. The command line
 (``svrnn-lite deblur``) reads the file as float32 (12 bytes per pixel; the decoded file is freed
-and its pages returned), deblurs it, drops the input and writes the output through an 8- or 16-bit
+right away), deblurs it, drops the input and writes the output through an 8- or 16-bit
 copy made band by band, so it too holds two float32 images at most. Peak memory therefore grows by
 at most (input + 12) bytes per pixel beyond that of a small photo of a few tiles, which holds the
 fixed costs (Python, torch, the model, one tile's activations), plus a slack for glibc's heap,
@@ -39,6 +39,8 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 SLACK = 0.2  # heap fragmentation allowance, as a share of the reference's working memory
 
@@ -68,25 +70,14 @@ print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 
 
 CHILD_CLI = r"""
-import json, resource, sys, tempfile, time
+import json, resource, sys, time
 from pathlib import Path
-import numpy as np
-from PIL import Image
-height, width, tile, overlap = map(int, sys.argv[1:5])
-folder = Path(tempfile.mkdtemp())
-if height:  # a JPEG with detail at every scale the network sees
-    small = np.random.default_rng(0).integers(0, 256, (height // 8 + 1, width // 8 + 1, 3))
-    big = np.repeat(np.repeat(small.astype(np.uint8), 8, 0), 8, 1)[:height, :width]
-    Image.fromarray(big).save(folder / "photo.jpg", quality=90)
-    del small, big
-from svrnn_lite.cli import main
-from svrnn_lite.runtime import release_free_memory
-release_free_memory()  # forget making the test photo: count only what the command line needs
+photo = Path(sys.argv[1])
 start = time.perf_counter()
-if height:
-    code = main(["deblur", str(folder / "photo.jpg"), "-o", str(folder / "out"),
-                 "--tile", str(tile), "--overlap", str(overlap)])
-    assert code == 0 and len(list((folder / "out").glob("photo*.jpg"))) == 1
+if photo.name:
+    from svrnn_lite.cli import main
+    code = main(["deblur", str(photo), "-o", str(photo.parent / "out"), *sys.argv[2:]])
+    assert code == 0 and len(list((photo.parent / "out").glob("photo*.jpg"))) == 1
 else:
     from svrnn_lite import load_pretrained
     load_pretrained("lite")
@@ -96,12 +87,32 @@ print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 """
 
 
-def measure(height: int, width: int, tile: int, overlap: int, dtype: str) -> dict:
-    """Peak memory of one fresh process deblurring a photo (``dtype`` "jpeg": a file, through
-    the command line; otherwise an array of that dtype, through the API)."""
-    child = [CHILD_CLI] if dtype == "jpeg" else [CHILD]
-    args = [sys.executable, "-c", *child, str(height), str(width), str(tile), str(overlap), dtype]
-    result = subprocess.run(args, capture_output=True, text=True, check=True)
+def write_jpeg(folder: Path, height: int, width: int) -> Path:
+    """A JPEG test photo with detail at every scale the network sees."""
+    import numpy as np
+    from PIL import Image
+
+    small = np.random.default_rng(0).integers(0, 256, (height // 8 + 1, width // 8 + 1, 3))
+    big = np.repeat(np.repeat(small.astype(np.uint8), 8, 0), 8, 1)[:height, :width]
+    Image.fromarray(big).save(folder / "photo.jpg", quality=90)
+    return folder / "photo.jpg"
+
+
+def measure(height: int, width: int, tile: int, overlap: int, kind: str) -> dict:
+    """Peak memory of one fresh process deblurring a photo: an array of dtype ``kind`` through
+    the API, or (``kind`` "jpeg") a file through the command line; 0 x 0: just the model."""
+    if kind != "jpeg":
+        args = [CHILD, str(height), str(width), str(tile), str(overlap), kind]
+        return run_child(args)
+    with tempfile.TemporaryDirectory() as folder:
+        photo = write_jpeg(Path(folder), height, width) if height else Path("")
+        return run_child([CHILD_CLI, str(photo), "--tile", str(tile), "--overlap", str(overlap)])
+
+
+def run_child(args: list[str]) -> dict:
+    result = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"measurement failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -161,10 +161,8 @@ def _deblur_file(model, path: Path, target: Path, tile: int, overlap: int) -> No
     """Read, deblur and write one file, holding at most two full-size float images at a time."""
     from svrnn_lite.images import load_image, save_image
     from svrnn_lite.inference import deblur
-    from svrnn_lite.runtime import release_free_memory
 
     rgb, alpha = load_image(path, with_alpha=True)
-    release_free_memory()  # the decoded file's memory, about 7 bytes per pixel
     restored = deblur(model, rgb, tile=tile, overlap=overlap)
     del rgb  # not needed while the output is written
     save_image(target, restored, alpha)

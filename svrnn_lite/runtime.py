@@ -33,24 +33,3 @@ def tune_malloc() -> bool:
     except OSError:
         return False
     return bool(libc.mallopt(M_MMAP_MAX, 0) and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
-
-
-def release_free_memory() -> bool:
-    """Hand the pages of freed blocks back to the operating system; return whether it did.
-
-    With :func:`tune_malloc` in effect nothing freed is ever returned, so a large temporary (the
-    decoded file of a 48-megapixel photo: about 340 MB) keeps counting towards the process's
-    memory after it is gone. glibc's ``malloc_trim(0)`` returns every whole free page of the heap;
-    later allocations take them again as needed. The command line calls it after reading each
-    photo. Does nothing (and returns False) where there is no glibc.
-
-    Examples
-    --------
-    >>> release_free_memory() in (True, False)
-    True
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    return bool(libc.malloc_trim(0))
