@@ -24,10 +24,10 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from svrnn_lite.atomic import atomic_path
 from svrnn_lite.data import IMAGE_SUFFIXES, gopro_pairs, read_image
 from svrnn_lite.images import ImageError
 
@@ -321,15 +321,9 @@ def write_index(index: dict, path: Path) -> None:
     An interrupted or failed write leaves ``path`` as it was and no temporary file behind.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(index, file, indent=1)
-            file.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as file:
+        json.dump(index, file, indent=1)
+        file.write("\n")
 
 
 def print_summary(root: Path, reports: list[SplitReport], variant: str) -> None:

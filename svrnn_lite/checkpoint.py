@@ -10,11 +10,13 @@ Explained in chapter *Training*.
 from __future__ import annotations
 
 import os
-import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from svrnn_lite.atomic import atomic_path
 
 
 class CheckpointError(ValueError):
@@ -34,22 +36,16 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise OSError(
-                error.errno,
-                f"could not write checkpoint {path} ({error.strerror}); "
-                "the previous checkpoint, if any, is unchanged",
-            ) from error
-        raise
+    except OSError as error:
+        raise type(error)(
+            f"could not write checkpoint {path} ({error.strerror or error}); "
+            "the previous checkpoint, if any, is unchanged"
+        ) from error
 
 
 def safe_load(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict:
@@ -70,13 +66,16 @@ def safe_load(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict:
         If the file is truncated, not a checkpoint, lacks a required key or holds NaN/inf weights.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"no such checkpoint file: {path}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated zip, pickle of arbitrary objects, random bytes, ...
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint: {reason[:200]}") from error
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint: {_why(path, error)}"
+        ) from error
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{path} is not a checkpoint: it holds a {type(checkpoint).__name__}")
     missing = [key for key in required if key not in checkpoint]
@@ -86,6 +85,16 @@ def safe_load(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"{path} holds NaN or infinite values in {name}")
     return checkpoint
+
+
+def _why(path: Path, error: Exception) -> str:
+    """Why ``torch.load`` failed, in a few words (torch's own messages run to paragraphs)."""
+    if not zipfile.is_zipfile(path):  # every torch.save since PyTorch 1.6 is a zip archive
+        return "truncated, or not a file written by torch.save"
+    if "weights only" in str(error).lower():
+        return "it holds Python objects besides tensors, which are refused (they could run code)"
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"damaged ({first[:120]})"
 
 
 def _tensors(obj: Any, prefix: str = ""):

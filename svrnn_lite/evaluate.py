@@ -19,13 +19,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from svrnn_lite.atomic import atomic_path
 from svrnn_lite.inference import deblur
 from svrnn_lite.metrics import CONVENTION, psnr, ssim
 
 FIELDS = ("name", "psnr_blurry", "ssim_blurry", "psnr", "ssim")
 
 
-def evaluate(model, pairs, tile: int | None = None, progress: bool = False) -> list[dict]:
+def evaluate(
+    model, pairs, tile: int | None = None, overlap: int = 64, progress: bool = False
+) -> list[dict]:
     """PSNR and SSIM of the blurry input and of ``model``'s output for every pair.
 
     Parameters
@@ -37,6 +40,10 @@ def evaluate(model, pairs, tile: int | None = None, progress: bool = False) -> l
     tile : int, optional
         Deblur in tiles of this size (:func:`svrnn_lite.inference.deblur`); whole images by
         default.
+    overlap : int
+        Overlap of neighbouring tiles (with ``tile``).
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -55,7 +62,7 @@ def evaluate(model, pairs, tile: int | None = None, progress: bool = False) -> l
     rows = []
     for i in tqdm(range(len(pairs)), desc="evaluating", disable=not progress):
         blurred, sharp = pairs[i]
-        restored = deblur(model, blurred, tile=tile)
+        restored = deblur(model, blurred, tile=tile, overlap=overlap)
         rows.append(
             {
                 "name": _name(pairs, i),
@@ -88,26 +95,28 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def write_results(rows: list[dict], out_dir: str | os.PathLike, extra: dict | None = None) -> dict:
-    """Write ``results.csv`` (one row per image) and ``results.json`` (summary + rows)."""
+    """Write ``results.csv`` (one row per image) and ``results.json`` (summary + rows),
+    each atomically."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "results.csv", "w", newline="") as f:
+    with atomic_path(out_dir / "results.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, FIELDS)
         writer.writeheader()
         writer.writerows(rows)
     summary = {**summarise(rows), **(extra or {})}
-    (out_dir / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
+    with atomic_path(out_dir / "results.json") as tmp:
+        tmp.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
     return summary
 
 
-def figure_grid(model, pairs, indices=(0, 1, 2), tile: int | None = None):
+def figure_grid(model, pairs, indices=(0, 1, 2), tile: int | None = None, overlap: int = 64):
     """Rows of blurry input / output / sharp target / absolute error; a matplotlib Figure."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(indices), 4, figsize=(12, 2.0 * len(indices) + 0.4), squeeze=False)
     for row, i in zip(axes, indices, strict=True):
         blurred, sharp = pairs[i]
-        restored = np.clip(deblur(model, blurred, tile=tile), 0, 1)
+        restored = np.clip(deblur(model, blurred, tile=tile, overlap=overlap), 0, 1)
         error = np.abs(restored - sharp).mean(axis=2)
         panels = [
             (blurred, f"blurry, {psnr(blurred, sharp):.2f} dB"),

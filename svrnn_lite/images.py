@@ -10,12 +10,13 @@ Explained in chapter *Evaluation*.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import tifffile
 from PIL import Image, ImageOps
+
+from svrnn_lite.atomic import atomic_path
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 QUANTISE_ROWS = 256  # rows converted at a time when saving
@@ -60,6 +61,8 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
     ((2, 3, 3), dtype('float32'), (2, 3))
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not an image file")
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
     try:
@@ -148,18 +151,13 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
         alpha = None  # JPEG has no alpha channel
     tiff = suffix in TIFF_SUFFIXES
     pixels = _quantise(rgb, alpha, 65535 if tiff else 255, np.uint16 if tiff else np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if tiff:
             tifffile.imwrite(tmp, pixels, photometric="rgb")
         else:
             mode = "RGB" if alpha is None else "RGBA"
             image = Image.fromarray(pixels, mode)
             image.save(tmp, format=Image.registered_extensions().get(suffix, "PNG"), quality=95)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _quantise(rgb: np.ndarray, alpha: np.ndarray | None, levels: int, dtype) -> np.ndarray:

@@ -95,3 +95,24 @@ def test_a_tensor_instead_of_a_dict_is_refused(tmp_path):
 def test_missing_file_is_a_file_not_found_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         safe_load(tmp_path / "nope.pt")
+
+
+def test_refusals_say_why_in_a_few_words_and_never_suggest_unsafe_loading(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    evil, text = tmp_path / "evil.pt", tmp_path / "notes.pt"
+    torch.save({"x": Payload()}, evil)
+    text.write_text("hello")
+    for path, reason in [(evil, "could run code"), (text, "not a file written by torch.save")]:
+        with pytest.raises(CheckpointError) as info:
+            safe_load(path)
+        message = str(info.value)
+        assert reason in message and str(path) in message
+        assert "weights_only" not in message and len(message) < 250
+
+
+def test_a_folder_is_not_a_checkpoint(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        safe_load(tmp_path)
