@@ -573,8 +573,10 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None) -> nn.Modu
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:  # missing, unexpected or mis-shaped weights
-        first = str(error).strip().splitlines()[0]
-        raise CheckpointError(f"{path} does not fit {saved.describe()}: {first}") from error
+        # torch's message: a header line, then one line per kind of problem; show the first
+        details = [line.strip() for line in str(error).strip().splitlines()[1:] if line.strip()]
+        detail = details[0] if details else str(error).strip()
+        raise CheckpointError(f"{path} does not fit {saved.describe()}: {detail[:200]}") from error
     return model
 
 

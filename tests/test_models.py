@@ -324,3 +324,13 @@ def test_down_is_2x2_max_pooling():
     down(x).sum().backward()  # each window passes its gradient to its maximum
     expected = torch.autograd.grad(F.max_pool2d(x, 2).sum(), x)[0]
     torch.testing.assert_close(x.grad, expected)
+
+
+def test_checkpoint_with_wrong_shapes_names_the_first_misfit(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(build_model("lite"), path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["state_dict"]["conv1.weight"] = torch.zeros(1, 1, 3, 3)
+    torch.save(checkpoint, path)
+    with pytest.raises(ValueError, match="does not fit .*: size mismatch for conv1.weight"):
+        load_checkpoint(path)
