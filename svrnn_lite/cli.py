@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from svrnn_lite import __version__
+from svrnn_lite.atomic import atomic_path
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -65,6 +66,42 @@ def _load_model(args):
     return load_pretrained(args.pretrained)
 
 
+def _tiling_options(parser, tile: int | None) -> None:
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=tile,
+        help="deblur in tiles of this many pixels, so memory stays bounded"
+        + (" (%(default)s)" if tile else "; whole images by default"),
+    )
+    parser.add_argument(
+        "--overlap",
+        type=int,
+        help="overlap of neighbouring tiles (default: 64, or a quarter of --tile if smaller)",
+    )
+
+
+def _tiling(args) -> tuple[int | None, int]:
+    """``(tile, overlap)`` from the options, checked before any work starts."""
+    if args.tile is None:
+        return None, 0
+    if args.tile < 16:
+        raise ValueError(f"--tile must be at least 16 pixels, got {args.tile}")
+    overlap = min(64, args.tile // 4) if args.overlap is None else args.overlap
+    if not 0 <= overlap < args.tile / 2:
+        raise ValueError(
+            f"--overlap must be at least 0 and less than half of --tile ({args.tile}), "
+            f"got {overlap}"
+        )
+    return args.tile, overlap
+
+
+def _output_folder(folder: Path) -> Path:
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file; give a folder")
+    return folder
+
+
 def _eval(subparsers) -> None:
     p = subparsers.add_parser(
         "eval",
@@ -75,11 +112,15 @@ def _eval(subparsers) -> None:
         epilog="Example: svrnn-lite eval --data data/synthetic --out runs/eval",
     )
     p.add_argument("--data", type=Path, required=True, help="dataset folder (GoPro layout)")
-    p.add_argument("--split", default="test", choices=["train", "test"])
-    p.add_argument("--variant", default="blur", choices=["blur", "blur_gamma"])
+    p.add_argument("--split", default="test", choices=["train", "test"], help="(%(default)s)")
+    p.add_argument(
+        "--variant", default="blur", choices=["blur", "blur_gamma"], help="(%(default)s)"
+    )
     p.add_argument("--limit", type=int, help="score only the first N pairs")
-    p.add_argument("--tile", type=int, help="deblur in tiles of this size (bounded memory)")
-    p.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder")
+    _tiling_options(p, tile=None)
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/eval"), help="output folder (%(default)s)"
+    )
     p.add_argument("--no-timing", action="store_true", help="skip the CPU timing")
     _model_options(p)
     p.set_defaults(func=_run_eval)
@@ -90,17 +131,21 @@ def _run_eval(args) -> int:
     from svrnn_lite.evaluate import cpu_seconds_per_frame, evaluate, figure_grid, write_results
     from svrnn_lite.metrics import CONVENTION
 
+    tile, overlap = _tiling(args)
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    out = _output_folder(args.out)
     model = _load_model(args)
     pairs = gopro_pairs(args.data, args.split, args.variant)[: args.limit]
     dataset = PairDataset(pairs)
-    rows = evaluate(model, dataset, tile=args.tile, progress=True)
+    rows = evaluate(model, dataset, tile=tile, overlap=overlap, progress=True)
     extra = {"model": model.config.describe(), "data": str(args.data), "split": args.split}
     if not args.no_timing:
         extra["cpu_seconds_720p"] = cpu_seconds_per_frame(model)
-    summary = write_results(rows, args.out, extra)
-    figure_grid(model, dataset, range(min(3, len(dataset))), tile=args.tile).savefig(
-        args.out / "grid.png", dpi=80
-    )
+    summary = write_results(rows, out, extra)
+    grid = figure_grid(model, dataset, range(min(3, len(dataset))), tile=tile, overlap=overlap)
+    with atomic_path(out / "grid.png") as tmp:
+        grid.savefig(tmp, dpi=80)
     print(f"{'pairs':>8} {'PSNR blurry':>12} {'PSNR output':>12} {'gain':>6} {'SSIM':>6}")
     print(
         f"{summary['images']:>8} {summary['psnr_blurry']:>12.2f} {summary['psnr']:>12.2f} "
@@ -109,7 +154,7 @@ def _run_eval(args) -> int:
     if "cpu_seconds_720p" in extra:
         print(f"CPU seconds per 1280x720 frame: {extra['cpu_seconds_720p']:.2f}")
     print(CONVENTION)
-    print(f"wrote {args.out / 'results.csv'}, results.json and grid.png")
+    print(f"wrote {out / 'results.csv'}, results.json and grid.png")
     return 0
 
 
@@ -121,12 +166,11 @@ def _deblur(subparsers) -> None:
         "stays bounded). 8/16-bit, grey, RGBA, palette and EXIF-rotated files are handled; "
         "alpha is kept. A file that fails is reported and skipped; the exit code is 1 if any "
         "failed.",
-        epilog="Example: svrnn-lite deblur photo.jpg 'holiday pics/*.png' -o deblurred/",
+        epilog="Example: svrnn-lite deblur photo.jpg holiday/*.png -o deblurred/",
     )
     p.add_argument("images", nargs="+", type=Path, help="image files")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    p.add_argument("--tile", type=int, default=512, help="tile size in pixels (%(default)s)")
-    p.add_argument("--overlap", type=int, default=64, help="tile overlap (%(default)s)")
+    _tiling_options(p, tile=512)
     p.add_argument("--suffix", default="_deblurred", help="added to each file name")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     _model_options(p)
@@ -136,17 +180,24 @@ def _deblur(subparsers) -> None:
 def _run_deblur(args) -> int:
     from tqdm.auto import tqdm
 
+    tile, overlap = _tiling(args)
+    out = _output_folder(args.out)
     model = _load_model(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    failed = 0
+    failed, written = 0, {}
     for path in tqdm(args.images, desc="deblurring", unit="image"):
         suffix = path.suffix.lower() if path.suffix.lower() in OUTPUT_SUFFIXES else ".png"
-        target = args.out / f"{path.stem}{args.suffix}{suffix}"
+        target = out / f"{path.stem}{args.suffix}{suffix}"
         try:
+            if target in written:
+                raise FileExistsError(
+                    f"its output {target} was already written from {written[target]} in this "
+                    "run; deblur files with the same name into separate folders"
+                )
             if target.exists() and not args.overwrite:
                 raise FileExistsError(f"{target} exists (use --overwrite to replace it)")
-            _deblur_file(model, path, target, args.tile, args.overlap)
-        except (OSError, ValueError) as error:
+            _deblur_file(model, path, target, tile, overlap)
+            written[target] = path
+        except (OSError, ValueError, RuntimeError, MemoryError) as error:  # one file, not all
             failed += 1
             where = "" if str(path) in str(error) else f"{path}: "
             tqdm.write(f"svrnn-lite deblur: error: {where}{error}", file=sys.stderr)
@@ -157,7 +208,7 @@ def _run_deblur(args) -> int:
     return EXIT_ERROR if failed else 0
 
 
-def _deblur_file(model, path: Path, target: Path, tile: int, overlap: int) -> None:
+def _deblur_file(model, path: Path, target: Path, tile: int | None, overlap: int) -> None:
     """Read, deblur and write one file, holding at most two full-size float images at a time."""
     from svrnn_lite.images import load_image, save_image
     from svrnn_lite.inference import deblur
@@ -165,6 +216,7 @@ def _deblur_file(model, path: Path, target: Path, tile: int, overlap: int) -> No
     rgb, alpha = load_image(path, with_alpha=True)
     restored = deblur(model, rgb, tile=tile, overlap=overlap)
     del rgb  # not needed while the output is written
+    target.parent.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     save_image(target, restored, alpha)
 
 
@@ -175,11 +227,18 @@ def _bench(subparsers) -> None:
         description="Median CPU seconds of one forward pass (random weights) on one frame.",
         epilog="Example: svrnn-lite bench --preset lite --height 720 --width 1280",
     )
-    p.add_argument("--preset", default="lite", choices=["paper", "half", "lite"])
-    p.add_argument("--arch", default="multitask", choices=["multitask", "baseline", "plain"])
-    p.add_argument("--height", type=int, default=720)
-    p.add_argument("--width", type=int, default=1280)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument(
+        "--preset", default="lite", choices=["paper", "half", "lite"], help="(%(default)s)"
+    )
+    p.add_argument(
+        "--arch",
+        default="multitask",
+        choices=["multitask", "baseline", "plain"],
+        help="(%(default)s)",
+    )
+    p.add_argument("--height", type=int, default=720, help="frame height (%(default)s)")
+    p.add_argument("--width", type=int, default=1280, help="frame width (%(default)s)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs (%(default)s)")
     p.set_defaults(func=_run_bench)
 
 
@@ -189,6 +248,11 @@ def _run_bench(args) -> int:
     from svrnn_lite.evaluate import cpu_seconds_per_frame
     from svrnn_lite.models import build_model
 
+    for option, value in (("--height", args.height), ("--width", args.width)):
+        if value < 8:
+            raise ValueError(f"{option} must be at least 8 pixels, got {value}")
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be at least 1, got {args.repeats}")
     model = build_model(args.preset, arch=args.arch)
     seconds = cpu_seconds_per_frame(model, args.height, args.width, args.repeats)
     print(

@@ -132,14 +132,57 @@ def test_bench_prints_seconds_per_frame(capsys):
         (lambda w: ["eval", "--data", str(w["data"]), "--checkpoint",
                     str(w["root"] / "data" / "synth.json")], ["synth.json", "checkpoint"]),
         (lambda w: ["synth", str(w["data"]), "--n-train", "5"], ["other settings"]),
+        (lambda w: ["deblur", str(w["root"] / "one.png"), "-o", str(w["root"] / "o"),
+                    "--tile", "100", "--overlap", "64"], ["--overlap", "half of --tile"]),
+        (lambda w: ["eval", "--data", str(w["data"]), "--tile", "8"], ["--tile", "16"]),
+        (lambda w: ["eval", "--data", str(w["data"]), "--limit", "-1"], ["--limit"]),
+        (lambda w: ["deblur", str(w["root"] / "one.png"), "-o", str(w["root"] / "one.png")],
+         ["--out", "is a file"]),
+        (lambda w: ["deblur", str(w["root"] / "empty"), "-o", str(w["root"] / "o")],
+         ["empty", "is a folder"]),
+        (lambda w: ["bench", "--repeats", "0"], ["--repeats"]),
     ],
     ids=["eval-missing-data", "train-empty-data", "deblur-missing-image",
-         "eval-not-a-checkpoint", "synth-mismatched-folder"],
+         "eval-not-a-checkpoint", "synth-mismatched-folder", "deblur-overlap-too-large",
+         "eval-tile-too-small", "eval-negative-limit", "deblur-out-is-a-file",
+         "deblur-a-folder", "bench-no-repeats"],
 )  # fmt: skip
 def test_bad_input_exits_non_zero_with_one_line(workspace, capsys, make_args, needles):
+    from PIL import Image
+
     (workspace["root"] / "empty").mkdir(exist_ok=True)
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(workspace["root"] / "one.png")
     assert main(make_args(workspace)) != 0
     one_error_line(capsys, *needles)
+    assert not (workspace["root"] / "o").exists(), "no output folder when nothing was written"
+
+
+def test_inputs_with_the_same_name_never_overwrite_each_other(workspace, capsys):
+    from PIL import Image
+
+    for folder, value in (("day1", 0), ("day2", 255)):
+        (workspace["root"] / folder).mkdir()
+        image = np.full((16, 16, 3), value, np.uint8)
+        Image.fromarray(image).save(workspace["root"] / folder / "a.png")
+    out = workspace["root"] / "same-name"
+    code = main(["deblur", str(workspace["root"] / "day1" / "a.png"),
+                 str(workspace["root"] / "day2" / "a.png"), "-o", str(out), "--overwrite",
+                 "--checkpoint", str(workspace["checkpoint"])])  # fmt: skip
+    assert code == 1
+    one_error_line(capsys, "day2", "already written from", "day1")
+    assert [p.name for p in out.iterdir()] == ["a_deblurred.png"]
+    assert np.asarray(Image.open(out / "a_deblurred.png")).mean() < 128  # day1's, not day2's
+
+
+def test_a_small_tile_gets_a_fitting_overlap(workspace, capsys):
+    from PIL import Image
+
+    src = workspace["root"] / "wide.png"
+    Image.fromarray(np.zeros((40, 90, 3), np.uint8)).save(src)
+    out = workspace["root"] / "small-tiles"
+    args = ["deblur", str(src), "-o", str(out), "--tile", "32", "--checkpoint"]
+    assert main([*args, str(workspace["checkpoint"])]) == 0
+    assert (out / "wide_deblurred.png").exists()
 
 
 def test_a_checkpoint_of_another_preset_is_refused_by_name(workspace, tmp_path):
