@@ -253,11 +253,7 @@ def random_crop_batch(
         height, width = sharp.shape[:2]
         if height < crop or width < crop:
             name = getattr(pairs, "pairs", None)
-            where = name[index][1] if name else f"pair {index}"
-            raise ValueError(
-                f"crop {crop}x{crop} is larger than image {where} ({width}x{height}): "
-                "use a smaller --crop"
-            )
+            raise crop_too_large(crop, name[index][1] if name else f"pair {index}", width, height)
         top, left = int(rng.integers(height - crop + 1)), int(rng.integers(width - crop + 1))
         window = (slice(top, top + crop), slice(left, left + crop))
         blurred, sharp = blurred[window], sharp[window]
@@ -268,3 +264,10 @@ def random_crop_batch(
         blurred_batch.append(np.ascontiguousarray(blurred.transpose(2, 0, 1)))
         sharp_batch.append(np.ascontiguousarray(sharp.transpose(2, 0, 1)))
     return torch.from_numpy(np.stack(blurred_batch)), torch.from_numpy(np.stack(sharp_batch))
+
+
+def crop_too_large(crop: int, image, width: int, height: int) -> ValueError:
+    """The error for a training crop that does not fit in an image (one wording everywhere)."""
+    return ValueError(
+        f"crop {crop}x{crop} is larger than image {image} ({width}x{height}): use a smaller --crop"
+    )

@@ -217,6 +217,29 @@ def write_png(path: Path, image: np.ndarray) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _check_settings(n_train, n_test, seed, train_size, test_size) -> None:
+    """Refuse settings no dataset can be made with, naming the command-line option at fault.
+
+    Raises
+    ------
+    ValueError
+        If a count or the seed is not an integer >= 0, or a size not two integers >= 1.
+
+    Examples
+    --------
+    >>> _check_settings(1, 1, 0, train_size=(0, 0), test_size=(8, 8))
+    Traceback (most recent call last):
+    ...
+    ValueError: --train-size must be two positive integers (H, W), got (0, 0)
+    """
+    for option, n in (("--n-train", n_train), ("--n-test", n_test), ("--seed", seed)):
+        if int(n) != n or n < 0:
+            raise ValueError(f"{option} must be an integer >= 0, got {n}")
+    for option, size in (("--train-size", train_size), ("--test-size", test_size)):
+        if len(size) != 2 or any(int(side) != side or side < 1 for side in size):
+            raise ValueError(f"{option} must be two positive integers (H, W), got {tuple(size)}")
+
+
 def write_dataset(
     root: str | os.PathLike,
     n_train: int = N_TRAIN,
@@ -251,6 +274,12 @@ def write_dataset(
     dict
         Pairs written per split, ``{"train": ..., "test": ...}``, skipped ones not counted.
 
+    Raises
+    ------
+    ValueError
+        If a setting is out of range (the message names its command-line option, ``--n-train``
+        for ``n_train``), checked before anything is written; or if ``root`` holds other data.
+
     Examples
     --------
     >>> import tempfile
@@ -264,9 +293,7 @@ def write_dataset(
     Explained in chapter *Blur synthesis by frame averaging*.
     """
     root = Path(root)
-    for name, n in (("n_train", n_train), ("n_test", n_test)):
-        if int(n) != n or n < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {n}")
+    _check_settings(n_train, n_test, seed, train_size, test_size)  # before writing anything
     settings = {
         "format": "svrnn-lite synthetic GoPro layout, version 4",
         "seed": int(seed),

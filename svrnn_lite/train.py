@@ -24,10 +24,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from svrnn_lite.checkpoint import atomic_save, safe_load
-from svrnn_lite.data import PairDataset, SyntheticPairs, gopro_pairs, random_crop_batch
+from svrnn_lite.data import (
+    PairDataset,
+    SyntheticPairs,
+    crop_too_large,
+    gopro_pairs,
+    random_crop_batch,
+)
 from svrnn_lite.metrics import psnr
 from svrnn_lite.models import ModelConfig, build_model
 
@@ -94,6 +101,49 @@ def _check_loss(kind: str) -> None:
         raise ValueError(f"loss must be 'l2' or 'psnr', got {kind!r}")
 
 
+#: The smallest value each numeric setting of :class:`TrainConfig` allows.
+AT_LEAST = {
+    "data_seed": 0, "steps": 1, "batch_size": 1, "crop": 1, "lr_power": 0, "weight_decay": 0,
+    "val_every": 1, "val_images": 1, "seed": 0, "threads": 0,
+}  # fmt: skip
+#: The numeric settings that must be above zero (with 0, the network would not learn).
+ABOVE_ZERO = ("lr", "grad_clip")
+
+
+def _option_name(name: str) -> str:
+    """The command-line option of a setting: ``--batch-size`` for ``batch_size``."""
+    return "--" + name.replace("_", "-")
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    """Refuse settings no run can train with, naming the command-line option at fault.
+
+    The one place where a configuration is checked; :func:`train` calls it before any work.
+
+    Raises
+    ------
+    ValueError
+        If the loss is unknown or a number is out of its range (:data:`AT_LEAST`,
+        :data:`ABOVE_ZERO`).
+
+    Examples
+    --------
+    >>> _check_config(TrainConfig(val_images=0))
+    Traceback (most recent call last):
+    ...
+    ValueError: --val-images must be >= 1, got 0
+    """
+    _check_loss(cfg.loss)
+    for name, lowest in AT_LEAST.items():
+        value = getattr(cfg, name)
+        if not value >= lowest:  # "not >=" also refuses NaN
+            raise ValueError(f"{_option_name(name)} must be >= {lowest}, got {value}")
+    for name in ABOVE_ZERO:
+        value = getattr(cfg, name)
+        if not value > 0:
+            raise ValueError(f"{_option_name(name)} must be > 0, got {value}")
+
+
 def training_loss(mse: torch.Tensor, kind: str = "l2") -> torch.Tensor:
     """The objective of a batch from the mean squared error of each crop.
 
@@ -128,6 +178,28 @@ def training_pairs(cfg: TrainConfig):
     val_pairs = gopro_pairs(cfg.data, "test" if has_test else "train", cfg.variant)
     stride = max(1, len(val_pairs) // cfg.val_images)  # spread over the sequences
     return train, PairDataset(val_pairs[::stride][: cfg.val_images], cache=True)
+
+
+def _check_images(train_set, val_set, crop: int) -> None:
+    """Refuse an unreadable image, or a training image smaller than the crop, before training.
+
+    Opens only the image headers: a moment even for the 4206 training images of GoPro. Pairs
+    synthesised on the fly have no files and are made to fit the crop.
+    """
+    for pairs in (train_set, val_set):
+        for path in (path for pair in getattr(pairs, "pairs", []) for path in pair):
+            width, height = _image_size(path)
+            if pairs is train_set and min(width, height) < crop:
+                raise crop_too_large(crop, path, width, height)
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of an image file, from its header."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except UnidentifiedImageError as error:
+        raise ValueError(f"cannot read {path}: not an image") from error
 
 
 @torch.no_grad()
@@ -176,10 +248,15 @@ def train(
         If the loss becomes NaN or infinite (the last checkpoint is kept).
     FileExistsError
         If ``cfg.out`` already holds a checkpoint and ``resume`` is False.
+    ValueError
+        If a setting is out of range or the crop is larger than a training image; checked, like
+        the dataset, before anything is written to ``cfg.out``.
     """
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
-    _check_loss(cfg.loss)  # before any work, not at the first step
+    _check_config(cfg)  # before any work, not at the first step
+    train_set, val_set = training_pairs(cfg)  # the dataset exists and pairs up
+    _check_images(train_set, val_set, cfg.crop)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -202,7 +279,6 @@ def train(
         )
     log(f"training {model.config.describe()} on {device}: {json.dumps(asdict(cfg))}")
 
-    train_set, val_set = training_pairs(cfg)
     started, steps_this_run = time.monotonic(), 0
     bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not cfg.progress)
     model.train()

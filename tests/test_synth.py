@@ -156,9 +156,17 @@ def test_make_dataset_script_runs(tmp_path):
     assert len(gopro_pairs(tmp_path / "d", "test")) == 1
 
 
-def test_bad_counts_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="n_train must be an integer >= 0"):
-        write_dataset(tmp_path, n_train=-1, progress=False)
+def test_bad_settings_are_refused_by_option_name_and_write_nothing(tmp_path, capsys):
+    root = tmp_path / "d"
+    with pytest.raises(ValueError, match="--n-train must be an integer >= 0, got -1"):
+        write_dataset(root, n_train=-1, progress=False)
+    args = [str(root), "--n-train", "1", "--n-test", "1", "--test-size", "8", "8", "--quiet"]
+    assert main([*args, "--train-size", "0", "0"]) == 1
+    assert "error: --train-size must be two positive integers (H, W), got (0, 0)" in (
+        capsys.readouterr().err
+    )
+    assert not root.exists()
+    assert main([*args, "--train-size", "8", "8"]) == 0  # not refused as "other settings"
 
 
 # --- the reader -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The trainer: it learns, it resumes bit for bit, and it never loses a checkpoint."""
 
+import argparse
 import os
 import signal
 
@@ -162,6 +163,37 @@ def test_a_broken_test_split_is_an_error_not_a_silent_fallback(dataset, tmp_path
 def test_crop_larger_than_the_images_is_a_clear_error(dataset, tmp_path):
     with pytest.raises(ValueError, match="crop 64x64 is larger than image"):
         train(config(dataset, tmp_path / "run", crop=64), log=quiet)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--val-images", "0", "--val-images must be >= 1, got 0"),
+        ("--val-every", "0", "--val-every must be >= 1, got 0"),
+        ("--batch-size", "0", "--batch-size must be >= 1, got 0"),
+        ("--crop", "0", "--crop must be >= 1, got 0"),
+        ("--lr", "0", "--lr must be > 0, got 0.0"),
+    ],
+)
+def test_out_of_range_options_are_refused_by_name_before_any_work(
+    dataset, tmp_path, option, value, message
+):
+    out = tmp_path / "run"
+    argv = ["--data", str(dataset), "--steps", "2", "--out", str(out), option, value]
+    args = train_module.add_arguments(argparse.ArgumentParser()).parse_args(argv)
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        train_module.run(args)
+    assert not out.exists()
+
+
+def test_a_refused_run_leaves_nothing_in_out_so_the_corrected_run_starts(dataset, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="crop 64x64 is larger than image .* use a smaller --crop"):
+        train(config(dataset, out, crop=64), log=quiet)
+    with pytest.raises(FileNotFoundError, match="no 'train' folder"):
+        train(config(tmp_path / "nowhere", out), log=quiet)
+    assert not out.exists()
+    assert train(config(dataset, out, steps=1), log=quiet)["finished"]
 
 
 def test_learning_rate_decays_to_zero_polynomially():
