@@ -74,6 +74,12 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
                 pixels, maximum = _pixels(ImageOps.exif_transpose(im))
     except (ImageError, PermissionError):
         raise  # a permission problem is not a damaged file: say what it is
+    except Image.DecompressionBombError as error:  # a huge image, or a file that claims to be
+        raise ImageError(
+            f"cannot read {path}: it has more pixels than Pillow opens by default "
+            f"({Image.MAX_IMAGE_PIXELS}, a guard against decompression bombs); if you trust the "
+            "file, raise PIL.Image.MAX_IMAGE_PIXELS in Python"
+        ) from error
     except Exception as error:  # UnidentifiedImageError, truncated data, bad TIFF, ...
         raise ImageError(f"cannot read {path}: not an image or a damaged file ({error})") from error
     if pixels.ndim == 2:

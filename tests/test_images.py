@@ -213,3 +213,12 @@ def test_band_wise_writing_equals_rounding_the_whole_image(tmp_path):
     save_image(tmp_path / "out.png", rgb)
     expected = np.round(np.clip(rgb.astype(np.float64), 0, 1) * 255).astype(np.uint8)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
+
+
+def test_an_image_beyond_pillows_pixel_limit_says_so(tmp_path, monkeypatch):
+    path = tmp_path / "panorama.png"
+    Image.fromarray(rgb8(40, 60)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # 2400 > 2 x 500: Pillow refuses
+    with pytest.raises(ImageError, match="more pixels than Pillow opens by default") as info:
+        load_image(path)
+    assert "panorama.png" in str(info.value) and "damaged" not in str(info.value)
