@@ -20,7 +20,8 @@ from pathlib import Path
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Give a temporary path next to ``path``; rename it to ``path`` when the block succeeds.
 
-    The file gets the permissions of any new file (``0o666`` minus the umask), not the private
+    Write to the temporary path with an explicit format (its name ends in ``.tmp``). The file
+    gets the permissions of any new file (``0o666`` minus the umask), not the private
     ``0o600`` of :func:`tempfile.mkstemp`. If the block raises, the temporary file is removed
     and ``path`` is left as it was. A failed rename (``path`` is a folder, say) raises an
     ``OSError`` whose message names ``path``.
@@ -36,7 +37,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     Explained in chapter *Training*.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    # a hidden name ending in .tmp: never taken for an image or a checkpoint if a crash leaves it
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())

@@ -145,7 +145,7 @@ def _run_eval(args) -> int:
     summary = write_results(rows, out, extra)
     grid = figure_grid(model, dataset, range(min(3, len(dataset))), tile=tile, overlap=overlap)
     with atomic_path(out / "grid.png") as tmp:
-        grid.savefig(tmp, dpi=80)
+        grid.savefig(tmp, dpi=80, format="png")
     print(f"{'pairs':>8} {'PSNR blurry':>12} {'PSNR output':>12} {'gain':>6} {'SSIM':>6}")
     print(
         f"{summary['images']:>8} {summary['psnr_blurry']:>12.2f} {summary['psnr']:>12.2f} "

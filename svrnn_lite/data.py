@@ -107,7 +107,11 @@ def gopro_pairs(
 
 
 def _image_names(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    return {
+        p.name
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    }
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

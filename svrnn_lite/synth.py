@@ -37,6 +37,7 @@ from PIL import Image
 from skimage.transform import resize
 from tqdm.auto import tqdm
 
+from svrnn_lite.atomic import atomic_path
 from svrnn_lite.blur import BlurPair, average_frames, make_blur_pair
 from svrnn_lite.dead_leaves import dead_leaves
 from svrnn_lite.sources import load_source, source_names
@@ -207,14 +208,9 @@ def write_png(path: Path, image: np.ndarray) -> None:
 
     Explained in chapter *Blur synthesis by frame averaging*.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    with atomic_path(path) as tmp:
         Image.fromarray(pixels).save(tmp, format="PNG", compress_level=1)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check_settings(n_train, n_test, seed, train_size, test_size) -> None:
@@ -313,9 +309,8 @@ def write_dataset(
     elif root.exists() and any(root.iterdir()):
         raise ValueError(f"{root} is not empty and holds no synth.json: choose an empty folder")
     root.mkdir(parents=True, exist_ok=True)
-    tmp = manifest.with_name("synth.json.tmp")
-    tmp.write_text(json.dumps(settings, indent=2) + "\n")
-    os.replace(tmp, manifest)
+    with atomic_path(manifest) as tmp:
+        tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
     jobs = [("train", i, tuple(train_size)) for i in range(n_train)]
     jobs += [("test", i, tuple(test_size)) for i in range(n_test)]

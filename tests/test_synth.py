@@ -285,3 +285,14 @@ def test_dead_leaves_are_reproducible_covered_and_edged():
         dead_leaves((8, 8), rng=0, colors=np.zeros((4, 2)))
     with pytest.raises(ValueError, match="r_min < r_max"):
         sample_radii(np.random.default_rng(0), 3, 5.0, 1.0)
+
+
+def test_a_temporary_file_left_by_a_crash_is_not_taken_for_a_frame(tmp_path):
+    from svrnn_lite.data import gopro_pairs
+    from svrnn_lite.synth import write_dataset
+
+    write_dataset(tmp_path, n_train=2, n_test=1, train_size=(16, 16), test_size=(16, 24),
+                  progress=False)  # fmt: skip
+    blur = next((tmp_path / "train").glob("*/blur"))
+    (blur / ".000000.png.k2j3.png").write_bytes(b"half a png")  # an older temp-file name
+    assert len(gopro_pairs(tmp_path, "train")) == 2
