@@ -356,24 +356,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Write the dataset the parsed options ask for, print a summary, return the exit code.
 
-    Errors (a folder holding other data, a bad count) are printed as one ``error:`` line on
-    stderr with exit code 1.
+    Errors (a folder holding other data, a bad count) are raised as ``ValueError`` or
+    ``OSError``; the command lines print them as one ``error:`` line with exit code 1.
 
     Explained in chapter *Blur synthesis by frame averaging*.
     """
-    try:
-        written = write_dataset(
-            args.root,
-            n_train=args.n_train,
-            n_test=args.n_test,
-            seed=args.seed,
-            train_size=tuple(args.train_size),
-            test_size=tuple(args.test_size),
-            progress=not args.quiet,
-        )
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    written = write_dataset(
+        args.root,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        seed=args.seed,
+        train_size=tuple(args.train_size),
+        test_size=tuple(args.test_size),
+        progress=not args.quiet,
+    )
     print(
         f"wrote {written['train']} train and {written['test']} test pairs to {args.root} "
         f"({args.n_train} and {args.n_test} in the dataset)"
@@ -400,7 +396,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "with scikit-image and matplotlib (nothing is downloaded).",
         epilog="Example: python data_scripts/make_dataset.py data/synthetic --seed 0",
     )
-    return run(add_arguments(parser).parse_args(argv))
+    args = add_arguments(parser).parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, OSError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
