@@ -87,9 +87,17 @@ def test_a_built_wheel_ships_every_module_and_the_weights(tmp_path):
     import sys
     import zipfile
 
+    import shutil
+
+    source = tmp_path / "source"  # pip builds in the source folder: keep the repository clean
+    shutil.copytree(
+        ROOT / "svrnn_lite", source / "svrnn_lite", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation"]
-        + [str(ROOT), "-w", str(tmp_path)],
+        + [str(source), "-w", str(tmp_path)],
         check=True,
         capture_output=True,
         text=True,
