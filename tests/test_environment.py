@@ -83,11 +83,10 @@ def test_binder_environment_has_the_same_packages_without_the_editable_install()
 
 def test_a_built_wheel_ships_every_module_and_the_weights(tmp_path):
     """A practitioner's ``pip install .`` (not editable) must get the shipped model too."""
+    import shutil
     import subprocess
     import sys
     import zipfile
-
-    import shutil
 
     source = tmp_path / "source"  # pip builds in the source folder: keep the repository clean
     shutil.copytree(
