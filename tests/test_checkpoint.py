@@ -116,3 +116,36 @@ def test_refusals_say_why_in_a_few_words_and_never_suggest_unsafe_loading(tmp_pa
 def test_a_folder_is_not_a_checkpoint(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a folder"):
         safe_load(tmp_path)
+
+
+def cuda_tagged_copy(path, target):
+    """``path`` with every tensor marked as saved on "cuda:0", as a GPU training run writes it.
+
+    torch.save records each storage's device as a string in data.pkl (pickled once, then
+    memoised); no GPU is needed to rewrite it.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as out:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                assert b"X\x03\x00\x00\x00cpu" in data
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+            out.writestr(info.filename, data)
+    return target
+
+
+def test_a_checkpoint_saved_on_cuda_loads_on_a_machine_without_cuda(tmp_path):
+    from svrnn_lite.models import build_model, load_checkpoint, save_checkpoint
+
+    model = build_model("lite")
+    save_checkpoint(model, tmp_path / "cpu.pt")
+    cuda = cuda_tagged_copy(tmp_path / "cpu.pt", tmp_path / "cuda.pt")
+    if not torch.cuda.is_available():  # the file really is a CUDA checkpoint: torch refuses it
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(cuda, weights_only=True)
+    loaded = load_checkpoint(cuda)
+    assert {p.device.type for p in loaded.parameters()} == {"cpu"}
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
