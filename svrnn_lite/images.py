@@ -172,9 +172,10 @@ def _quantise(rgb: np.ndarray, alpha: np.ndarray | None, levels: int, dtype) -> 
     Works through bands of rows, so a large image costs only its integer copy."""
     height, width = rgb.shape[:2]
     pixels = np.empty((height, width, 3 if alpha is None else 4), dtype)
+    channels = [rgb] if alpha is None else [rgb, np.asarray(alpha)[..., None]]
     for top in range(0, height, QUANTISE_ROWS):
         rows = slice(top, top + QUANTISE_ROWS)
-        band = [rgb[rows]] if alpha is None else [rgb[rows], np.asarray(alpha)[rows, :, None]]
+        band = [array[rows] for array in channels]
         band = np.concatenate(band, axis=2, dtype=np.float64)
         np.clip(band, 0.0, 1.0, out=band)
         band *= levels
