@@ -25,6 +25,7 @@ from svrnn_lite.images import load_image
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MixedPairs",
     "PairDataset",
     "SyntheticPairs",
     "gopro_pairs",
@@ -142,12 +143,18 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 class PairDataset:
     """The (blurry, sharp) image pairs of a list of files, as float32 (H, W, 3) arrays.
 
+    Decoded images are kept in memory as they are stored (8-bit images as uint8, a quarter of
+    their float size), so that training reads each file once: by default when all of them fit
+    in :data:`CACHE_BYTES`. :func:`random_crop_batch` cuts its windows from the stored arrays
+    (:meth:`stored`) and converts only the windows to floats.
+
     Parameters
     ----------
     pairs : list of (path, path)
         As returned by :func:`gopro_pairs`.
     cache : bool or None
-        Keep decoded images in memory; by default only when all of them fit in 2 GB.
+        Keep decoded images in memory; by default only when all of them fit in
+        :data:`CACHE_BYTES` as 8-bit images.
 
     Examples
     --------
@@ -155,9 +162,10 @@ class PairDataset:
     >>> from svrnn_lite.synth import write_dataset
     >>> root = tempfile.mkdtemp()
     >>> _ = write_dataset(root, n_train=0, n_test=1, test_size=(32, 48), progress=False)
-    >>> blurred, sharp = PairDataset(gopro_pairs(root, "test"))[0]
-    >>> blurred.shape, sharp.dtype
-    ((32, 48, 3), dtype('float32'))
+    >>> dataset = PairDataset(gopro_pairs(root, "test"))
+    >>> blurred, sharp = dataset[0]
+    >>> blurred.shape, sharp.dtype, dataset.stored(0)[1].dtype
+    ((32, 48, 3), dtype('float32'), dtype('uint8'))
 
     Explained in chapter *Training*.
     """
@@ -169,13 +177,18 @@ class PairDataset:
         if cache is None:
             with Image.open(self.pairs[0][1]) as first:
                 width, height = first.size
-            cache = len(self.pairs) * 2 * height * width * 3 * 4 < 2e9
+            cache = len(self.pairs) * 2 * height * width * 3 < CACHE_BYTES
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        blurred, sharp = self.stored(index)
+        return as_float(blurred), as_float(sharp)
+
+    def stored(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pair ``index`` as kept in memory: uint8 for 8-bit images, float32 otherwise."""
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         blur_path, sharp_path = self.pairs[index]
@@ -186,9 +199,91 @@ class PairDataset:
                 f"{blurred.shape[1]}x{blurred.shape[0]}, {sharp_path} is "
                 f"{sharp.shape[1]}x{sharp.shape[0]}"
             )
+        pair = (_compact(blurred), _compact(sharp))
         if self._cache is not None:
-            self._cache[index] = (blurred, sharp)
-        return blurred, sharp
+            self._cache[index] = pair
+        return pair
+
+
+#: Memory that :class:`PairDataset` may fill with decoded images by default, bytes.
+CACHE_BYTES = 4e9
+
+
+def _compact(image: np.ndarray) -> np.ndarray:
+    """``image`` as uint8 when that loses nothing (an 8-bit image), else unchanged."""
+    levels = np.round(image * 255).astype(np.uint8)
+    if np.array_equal(as_float(levels), image):
+        return levels
+    return image
+
+
+def as_float(image: np.ndarray) -> np.ndarray:
+    """An image as float32 in [0, 1]: uint8 values are divided by 255, floats kept.
+
+    Examples
+    --------
+    >>> as_float(np.array([0, 51, 255], np.uint8)).tolist()
+    [0.0, 0.2, 1.0]
+    """
+    if image.dtype == np.uint8:  # the values load_image gives an 8-bit file
+        return np.multiply(image, np.float32(1 / 255), dtype=np.float32)
+    return image.astype(np.float32, copy=False)
+
+
+class MixedPairs:
+    """Several pair datasets drawn from in equal shares, whatever their sizes.
+
+    Index ``i`` is pair ``(i // k) % len(d)`` of dataset ``d = datasets[i % k]``, and the length
+    is ``k`` times the largest dataset's, so a uniformly drawn index picks each dataset with
+    probability ``1 / k``.
+
+    Examples
+    --------
+    >>> mixed = MixedPairs([SyntheticPairs("train", n=2, size=(8, 8)),
+    ...                     SyntheticPairs("train", n=5, size=(16, 16))])
+    >>> len(mixed), mixed[0][0].shape, mixed[1][0].shape
+    (10, (8, 8, 3), (16, 16, 3))
+
+    Explained in chapter *Training*.
+    """
+
+    def __init__(self, datasets) -> None:
+        if not datasets:
+            raise ValueError("MixedPairs needs at least one dataset")
+        self.datasets = list(datasets)
+        self.pairs = [pair for d in self.datasets for pair in getattr(d, "pairs", [])]
+
+    def __len__(self) -> int:
+        return len(self.datasets) * max(len(d) for d in self.datasets)
+
+    def _locate(self, index: int):
+        dataset = self.datasets[index % len(self.datasets)]
+        return dataset, (index // len(self.datasets)) % len(dataset)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        dataset, i = self._locate(index)
+        return dataset[i]
+
+    def stored(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pair ``index`` as its dataset keeps it (see :meth:`PairDataset.stored`)."""
+        dataset, i = self._locate(index)
+        return _stored(dataset, i)
+
+    def name(self, index: int) -> str:
+        """The sharp image's path of pair ``index`` (for error messages)."""
+        dataset, i = self._locate(index)
+        return _pair_name(dataset, i)
+
+
+def _stored(pairs, index: int):
+    return pairs.stored(index) if hasattr(pairs, "stored") else pairs[index]
+
+
+def _pair_name(pairs, index: int) -> str:
+    if hasattr(pairs, "name"):
+        return pairs.name(index)
+    listed = getattr(pairs, "pairs", None)
+    return str(listed[index][1]) if listed else f"pair {index}"
 
 
 class SyntheticPairs:
@@ -230,8 +325,9 @@ def random_crop_batch(
 
     Parameters
     ----------
-    pairs : PairDataset or SyntheticPairs
-        Anything with ``len`` and ``[i] -> (blurred, sharp)``.
+    pairs : PairDataset, MixedPairs or SyntheticPairs
+        Anything with ``len`` and ``[i] -> (blurred, sharp)``; its ``stored(i)``, when it has
+        one, gives the pair as kept in memory (uint8 or float32).
     rng : numpy.random.Generator
         The only source of randomness, so a batch is fixed by the generator's seed.
     batch_size, crop : int
@@ -253,11 +349,10 @@ def random_crop_batch(
     blurred_batch, sharp_batch = [], []
     for _ in range(batch_size):
         index = int(rng.integers(len(pairs)))
-        blurred, sharp = pairs[index]
+        blurred, sharp = _stored(pairs, index)  # cut first, convert only the window
         height, width = sharp.shape[:2]
         if height < crop or width < crop:
-            name = getattr(pairs, "pairs", None)
-            raise crop_too_large(crop, name[index][1] if name else f"pair {index}", width, height)
+            raise crop_too_large(crop, _pair_name(pairs, index), width, height)
         top, left = int(rng.integers(height - crop + 1)), int(rng.integers(width - crop + 1))
         window = (slice(top, top + crop), slice(left, left + crop))
         blurred, sharp = blurred[window], sharp[window]
@@ -265,8 +360,8 @@ def random_crop_batch(
             blurred, sharp = blurred[:, ::-1], sharp[:, ::-1]
         if rng.random() < 0.5:  # vertical flip
             blurred, sharp = blurred[::-1], sharp[::-1]
-        blurred_batch.append(np.ascontiguousarray(blurred.transpose(2, 0, 1)))
-        sharp_batch.append(np.ascontiguousarray(sharp.transpose(2, 0, 1)))
+        blurred_batch.append(as_float(blurred.transpose(2, 0, 1)))
+        sharp_batch.append(as_float(sharp.transpose(2, 0, 1)))
     return torch.from_numpy(np.stack(blurred_batch)), torch.from_numpy(np.stack(sharp_batch))
 
 

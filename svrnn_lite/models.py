@@ -546,8 +546,9 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None) -> nn.Modu
     Returns
     -------
     torch.nn.Module
-        The model with the checkpoint's weights. The checkpoint's ``extra`` dict is
-        ``torch.load(path, weights_only=True)["extra"]``.
+        The model with the checkpoint's weights: for a training checkpoint that keeps a moving
+        average of the weights (``train --ema``), the average, which is what validation
+        scored. The checkpoint's ``extra`` dict is ``torch.load(path, weights_only=True)["extra"]``.
 
     Raises
     ------
@@ -571,7 +572,7 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None) -> nn.Modu
                 "or call load_checkpoint(path) without a model"
             )
     try:
-        model.load_state_dict(checkpoint["state_dict"])
+        model.load_state_dict(checkpoint.get("ema_state_dict", checkpoint["state_dict"]))
     except RuntimeError as error:  # missing, unexpected or mis-shaped weights
         # torch's message: a header line, then one line per kind of problem; show the first
         details = [line.strip() for line in str(error).strip().splitlines()[1:] if line.strip()]

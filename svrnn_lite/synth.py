@@ -40,7 +40,8 @@ from tqdm.auto import tqdm
 from svrnn_lite.atomic import atomic_path
 from svrnn_lite.blur import BlurPair, average_frames, make_blur_pair
 from svrnn_lite.dead_leaves import dead_leaves
-from svrnn_lite.sources import load_source, source_names
+from svrnn_lite.images import load_image
+from svrnn_lite.sources import load_source, photo_sources, source_names
 
 __all__ = [
     "TEST_SIZE",
@@ -65,6 +66,12 @@ VARIANTS = ("blur", "blur_gamma", "sharp")
 #: Every this many training pairs, one is a dead-leaves image (:mod:`svrnn_lite.dead_leaves`).
 DEAD_LEAVES_EVERY = 2
 DEAD_LEAVES = "dead_leaves"
+#: Camera shake drawn per pair from photographs, log-uniform in this range (pixels per sub-frame).
+#: Measured with ``benchmarks/realism_check.py --photos``: the input PSNR of such pairs spans
+#: that of real GoPro pairs (chapter *Blur synthesis by frame averaging*).
+PHOTO_SHAKE = (0.3, 2.0)
+#: Room around the crop for GoPro-scale camera paths of the photo pairs, pixels.
+PHOTO_MARGIN = 64
 
 
 @functools.cache
@@ -103,6 +110,15 @@ def sequence_of(split: str, index: int) -> tuple[str, int]:
     return names[index % len(names)], index // len(names)
 
 
+def _sequence(split: str, index: int, photos) -> tuple[str, int]:
+    """:func:`sequence_of`, or for a folder of photos the photo's path as a folder name."""
+    if photos is None:
+        return sequence_of(split, index)
+    files = photo_sources(photos, split)
+    name = files[index % len(files)].relative_to(photos).with_suffix("").as_posix()
+    return name.replace("/", "_"), index // len(files)
+
+
 def _train_scale(rng: np.random.Generator) -> float:
     """A random zoom factor for a training canvas, log-uniform in [1, 8/5].
 
@@ -114,10 +130,22 @@ def _train_scale(rng: np.random.Generator) -> float:
     return float(np.exp(rng.uniform(0.0, np.log(1.6))))
 
 
-def _canvas(name: str, size: tuple[int, int], rng: np.random.Generator, augment: bool):
-    """A window of the source, resized to ``size`` plus the margin (train: random scale, flip)."""
-    image = _source(name)
-    height, width = size[0] + 2 * MARGIN, size[1] + 2 * MARGIN
+@functools.lru_cache(maxsize=32)
+def _photo(path: Path) -> np.ndarray:
+    image = load_image(path)
+    image.setflags(write=False)
+    return image
+
+
+def _canvas(
+    image: np.ndarray,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    augment: bool,
+    margin: int = MARGIN,
+):
+    """A window of ``image``, resized to ``size`` plus the margin (train: random scale, flip)."""
+    height, width = size[0] + 2 * margin, size[1] + 2 * margin
     needed = max(height / image.shape[0], width / image.shape[1])  # > 1: must upsample
     scale = max(needed, _train_scale(rng) if augment else 1.0)
     rows = min(int(np.ceil(height / scale)), image.shape[0])
@@ -133,7 +161,12 @@ def _canvas(name: str, size: tuple[int, int], rng: np.random.Generator, augment:
 
 
 def synth_pair(
-    split: str, index: int, seed: int = 0, size: tuple[int, int] | None = None, **blur_kwargs
+    split: str,
+    index: int,
+    seed: int = 0,
+    size: tuple[int, int] | None = None,
+    photos: str | os.PathLike | None = None,
+    **blur_kwargs,
 ) -> tuple[str, BlurPair, np.ndarray]:
     """Make pair ``index`` of a split of the synthetic dataset.
 
@@ -147,6 +180,11 @@ def synth_pair(
         Dataset seed; the pair depends only on ``(seed, split, index)``.
     size : (int, int), optional
         Output size; :data:`TRAIN_SIZE` or :data:`TEST_SIZE` by default.
+    photos : path, optional
+        A folder of sharp photographs to use instead of the bundled images
+        (:func:`~svrnn_lite.sources.photo_sources`). Their pairs have GoPro-scale motion: the
+        camera shake of each pair is drawn from :data:`PHOTO_SHAKE` with a margin of
+        :data:`PHOTO_MARGIN`, and there are no dead-leaves pairs.
     **blur_kwargs
         Passed on to :func:`svrnn_lite.blur.make_blur_pair` (e.g. ``shake``, ``n_frames``).
 
@@ -167,11 +205,13 @@ def synth_pair(
 
     Explained in chapter *Blur synthesis by frame averaging*.
     """
-    names = source_names(split)
     if index < 0:
         raise ValueError(f"index must be >= 0, got {index}")
     size = size or (TRAIN_SIZE if split == "train" else TEST_SIZE)
     rng = np.random.default_rng([seed, ("train", "test").index(split), index])
+    if photos is not None:
+        return _photo_pair(split, index, size, rng, photos, blur_kwargs)
+    names = source_names(split)
     name, _ = sequence_of(split, index)
     if name == DEAD_LEAVES:
         canvas_size = (size[0] + 2 * MARGIN, size[1] + 2 * MARGIN)
@@ -181,7 +221,7 @@ def synth_pair(
         if small != canvas_size:
             canvas = resize(canvas, canvas_size, order=1).astype(np.float32)
     else:
-        canvas = _canvas(name, size, rng, augment=split == "train")
+        canvas = _canvas(_source(name), size, rng, augment=split == "train")
     others = [other for other in names if other != name]
     others = [
         _source(other) for other in rng.choice(others, size=min(3, len(others)), replace=False)
@@ -191,6 +231,20 @@ def synth_pair(
     )
     blurred_gamma = np.round(average_frames(pair.frames, gamma=2.2) * 255) / 255
     return name, pair, blurred_gamma.astype(np.float32)
+
+
+def _photo_pair(split, index, size, rng, photos, blur_kwargs):
+    """:func:`synth_pair` from a folder of photographs, with GoPro-scale camera shake."""
+    files = photo_sources(photos, split)
+    path = files[index % len(files)]
+    canvas = _canvas(_photo(path), size, rng, augment=split == "train", margin=PHOTO_MARGIN)
+    others = [_photo(files[i]) for i in rng.choice(len(files), size=min(3, len(files)))]
+    settings = {"shake": float(np.exp(rng.uniform(*np.log(PHOTO_SHAKE))))} | blur_kwargs
+    pair = make_blur_pair(
+        canvas, rng, size=size, margin=PHOTO_MARGIN, object_images=others, gamma=None, **settings
+    )
+    blurred_gamma = np.round(average_frames(pair.frames, gamma=2.2) * 255) / 255
+    return _sequence(split, index, photos)[0], pair, blurred_gamma.astype(np.float32)
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -244,6 +298,7 @@ def write_dataset(
     train_size: tuple[int, int] = TRAIN_SIZE,
     test_size: tuple[int, int] = TEST_SIZE,
     progress: bool = True,
+    photos: str | os.PathLike | None = None,
 ) -> dict[str, int]:
     """Write the synthetic dataset in the GoPro layout under ``root``.
 
@@ -264,6 +319,9 @@ def write_dataset(
         Size (H, W) of the pairs of each split.
     progress : bool
         Show a tqdm progress bar.
+    photos : path, optional
+        Synthesise from this folder of sharp photographs instead of the bundled images, with
+        GoPro-scale motion (:func:`synth_pair`).
 
     Returns
     -------
@@ -298,6 +356,10 @@ def write_dataset(
         "train_size": [int(s) for s in train_size],
         "test_size": [int(s) for s in test_size],
     }
+    if photos is not None:
+        settings["photos"] = str(Path(photos).resolve())
+        for split in ("train", "test"):
+            photo_sources(photos, split)  # the folder exists and both splits have photos
     manifest = root / "synth.json"
     if manifest.exists():
         previous = json.loads(manifest.read_text())
@@ -316,12 +378,12 @@ def write_dataset(
     jobs += [("test", i, tuple(test_size)) for i in range(n_test)]
     written = {"train": 0, "test": 0}
     for split, index, size in tqdm(jobs, desc="synthesising", unit="pair", disable=not progress):
-        sequence, number = sequence_of(split, index)
+        sequence, number = _sequence(split, index, photos)
         frame = f"{number:06d}.png"
         paths = {v: root / split / sequence / v / frame for v in VARIANTS}
         if all(path.exists() for path in paths.values()):
             continue  # done by an earlier, interrupted run
-        _, pair, blurred_gamma = synth_pair(split, index, seed, size)
+        _, pair, blurred_gamma = synth_pair(split, index, seed, size, photos=photos)
         for variant, image in zip(VARIANTS, (pair.blurred, blurred_gamma, pair.sharp), strict=True):
             paths[variant].parent.mkdir(parents=True, exist_ok=True)
             write_png(paths[variant], image)
@@ -349,6 +411,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
             f"--{split}-size", type=int, nargs=2, default=(h, w), metavar=("H", "W"),
             help=f"size of the {split} pairs in pixels ({h} {w})",
         )  # fmt: skip
+    parser.add_argument(
+        "--photos", type=Path,
+        help="a folder of your own sharp photographs to synthesise from, with GoPro-scale "
+        "motion (default: the images bundled with scikit-image and matplotlib)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -369,6 +436,7 @@ def run(args: argparse.Namespace) -> int:
         train_size=tuple(args.train_size),
         test_size=tuple(args.test_size),
         progress=not args.quiet,
+        photos=args.photos,
     )
     print(
         f"wrote {written['train']} train and {written['test']} test pairs to {args.root} "

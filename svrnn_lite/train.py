@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import csv
 import json
 import math
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 
 from svrnn_lite.checkpoint import atomic_save, safe_load
 from svrnn_lite.data import (
+    MixedPairs,
     PairDataset,
     SyntheticPairs,
     crop_too_large,
@@ -36,7 +39,7 @@ from svrnn_lite.data import (
     random_crop_batch,
 )
 from svrnn_lite.metrics import psnr
-from svrnn_lite.models import ModelConfig, build_model
+from svrnn_lite.models import ModelConfig, build_model, load_checkpoint
 
 CHECKPOINT = "last.pt"
 # settings that may differ between a run and its resumption without changing the result
@@ -57,15 +60,27 @@ class TrainConfig:
     preset: str = _option("lite", "model preset: paper, half or lite")
     arch: str = _option("multitask", "multitask (the paper), baseline (SVRNN) or plain (no RNN)")
     residual: bool = _option(False, "add the input to the output (off in the paper)")
-    data: str | None = _option(None, "dataset folder in the GoPro layout; none: synthesise")
+    data: list[str] | str | None = _option(
+        None,
+        "dataset folder(s) in the GoPro layout, drawn from in equal shares and validated on the "
+        "first one's test split; none: synthesise",
+    )
     variant: str = _option("blur", "blurry images of the GoPro layout: blur or blur_gamma")
     data_seed: int = _option(0, "seed of the pairs synthesised on the fly")
-    loss: str = _option("l2", "l2 (the paper: mean squared error) or psnr (mean per-crop PSNR)")
+    loss: str = _option(
+        "l2", "l2 (the paper: mean squared error), psnr (mean per-crop PSNR) or charbonnier"
+    )
     steps: int = _option(2000, "optimisation steps")
     batch_size: int = _option(8, "crops per step")
     crop: int = _option(128, "side of the random training crops, pixels")
     lr: float = _option(3e-4, "initial learning rate of Adam")
+    schedule: str = _option("poly", "learning-rate decay: poly (the SVRNN code's) or cosine")
     lr_power: float = _option(2.0, "poly decay: lr_t = lr * (1 - t / steps) ** lr_power")
+    warmup: int = _option(0, "steps of linear learning-rate warm-up from 0")
+    ema: float = _option(0.0, "decay of an exponential moving average of the weights (0: none)")
+    init: str | None = _option(
+        None, "start from the weights of this checkpoint (a warm restart); none: at random"
+    )
     weight_decay: float = _option(1e-6, "Adam weight decay")
     grad_clip: float = _option(1.0, "maximum L2 norm of the gradient")
     val_every: int = _option(250, "validate and save a checkpoint every this many steps")
@@ -81,30 +96,47 @@ class TrainingDiverged(RuntimeError):
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Polynomial decay ``lr * (1 - step / steps) ** lr_power`` (step counts from 0).
+    """The learning rate of step ``step`` (counting from 0).
+
+    A linear warm-up over ``cfg.warmup`` steps, then the decay of ``cfg.schedule``:
+    ``lr * (1 - t / steps) ** lr_power`` (poly) or ``lr * (1 + cos(pi t / steps)) / 2``
+    (cosine), where ``t`` counts the steps after the warm-up.
 
     Examples
     --------
     >>> cfg = TrainConfig(lr=1e-3, steps=100, lr_power=2.0)
     >>> learning_rate(cfg, 0), learning_rate(cfg, 50)
     (0.001, 0.00025)
+    >>> cfg = TrainConfig(lr=1e-3, steps=110, schedule="cosine", warmup=10)
+    >>> learning_rate(cfg, 4), learning_rate(cfg, 10), learning_rate(cfg, 60)
+    (0.0005, 0.001, 0.0005)
     """
-    return cfg.lr * (1.0 - step / cfg.steps) ** cfg.lr_power
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    if cfg.schedule == "cosine":
+        return cfg.lr * (1 + math.cos(math.pi * progress)) / 2
+    return cfg.lr * (1.0 - progress) ** cfg.lr_power
 
+
+#: The learning-rate schedules :func:`learning_rate` knows.
+SCHEDULES = ("poly", "cosine")
 
 #: The objectives :func:`training_loss` knows.
-LOSSES = ("l2", "psnr")
+LOSSES = ("l2", "psnr", "charbonnier")
+#: The epsilon of the Charbonnier loss sqrt(d^2 + eps^2), on values in [0, 1].
+CHARBONNIER_EPS = 1e-3
 
 
 def _check_loss(kind: str) -> None:
     if kind not in LOSSES:
-        raise ValueError(f"loss must be 'l2' or 'psnr', got {kind!r}")
+        raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {kind!r}")
 
 
 #: The smallest value each numeric setting of :class:`TrainConfig` allows.
 AT_LEAST = {
     "data_seed": 0, "steps": 1, "batch_size": 1, "crop": 1, "lr_power": 0, "weight_decay": 0,
-    "val_every": 1, "val_images": 1, "seed": 0, "threads": 0,
+    "val_every": 1, "val_images": 1, "seed": 0, "threads": 0, "warmup": 0, "ema": 0,
 }  # fmt: skip
 #: The numeric settings that must be above zero (with 0, the network would not learn).
 ABOVE_ZERO = ("lr", "grad_clip")
@@ -134,6 +166,10 @@ def _check_config(cfg: TrainConfig) -> None:
     ValueError: --val-images must be >= 1, got 0
     """
     _check_loss(cfg.loss)
+    if cfg.schedule not in SCHEDULES:
+        raise ValueError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
+    if not cfg.ema < 1:
+        raise ValueError(f"--ema must be below 1, got {cfg.ema}")
     for name, lowest in AT_LEAST.items():
         value = getattr(cfg, name)
         if not value >= lowest:  # "not >=" also refuses NaN
@@ -144,23 +180,30 @@ def _check_config(cfg: TrainConfig) -> None:
             raise ValueError(f"{_option_name(name)} must be > 0, got {value}")
 
 
-def training_loss(mse: torch.Tensor, kind: str = "l2") -> torch.Tensor:
-    """The objective of a batch from the mean squared error of each crop.
+def training_loss(diff: torch.Tensor, kind: str = "l2") -> torch.Tensor:
+    """The objective of a batch from the differences ``output - sharp``, shape (B, C, H, W).
 
     ``"l2"`` is the paper's: the mean of the squared errors, so a strongly blurred crop (large
     error) weighs more than a nearly sharp one. ``"psnr"`` minimises the mean over the crops of
     ``10 log10(mse)``, minus their PSNR: every crop counts alike in decibels, as in the benchmark's
     mean of per-image PSNRs, so making a nearly sharp crop worse costs as much as it would there.
+    ``"charbonnier"`` is the mean of ``sqrt(d^2 + eps^2)``, a smooth L1 loss: every pixel's
+    error counts in proportion to its size, not its square.
 
     Examples
     --------
-    >>> mse = torch.tensor([0.01, 0.0001])
-    >>> training_loss(mse, "l2").item(), training_loss(mse, "psnr").item()
+    >>> diff = torch.stack([torch.full((1, 2, 2), 0.1), torch.full((1, 2, 2), 0.01)])
+    >>> training_loss(diff, "l2").item(), training_loss(diff, "psnr").item()
     (0.00505000..., -30.0)
+    >>> round(training_loss(diff, "charbonnier").item(), 4)
+    0.055
 
     Explained in chapter *Training*.
     """
     _check_loss(kind)
+    if kind == "charbonnier":
+        return torch.sqrt(diff**2 + CHARBONNIER_EPS**2).mean()
+    mse = (diff**2).mean(dim=(1, 2, 3))  # one per crop
     if kind == "l2":
         return mse.mean()
     return 10 * torch.log10(mse + 1e-10).mean()
@@ -173,9 +216,12 @@ def training_pairs(cfg: TrainConfig):
             SyntheticPairs("train", n=100_000, seed=cfg.data_seed, size=(cfg.crop, cfg.crop)),
             SyntheticPairs("test", n=cfg.val_images, seed=cfg.data_seed),
         )
-    train = PairDataset(gopro_pairs(cfg.data, "train", cfg.variant))
-    has_test = Path(cfg.data, "test").is_dir()  # without a test split, validate on training pairs
-    val_pairs = gopro_pairs(cfg.data, "test" if has_test else "train", cfg.variant)
+    folders = [cfg.data] if isinstance(cfg.data, str) else list(cfg.data)
+    sets = [PairDataset(gopro_pairs(folder, "train", cfg.variant)) for folder in folders]
+    train = sets[0] if len(sets) == 1 else MixedPairs(sets)
+    first = folders[0]
+    has_test = Path(first, "test").is_dir()  # without a test split, validate on training pairs
+    val_pairs = gopro_pairs(first, "test" if has_test else "train", cfg.variant)
     stride = max(1, len(val_pairs) // cfg.val_images)  # spread over the sequences
     return train, PairDataset(val_pairs[::stride][: cfg.val_images], cache=True)
 
@@ -264,9 +310,12 @@ def train(
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.preset, arch=cfg.arch, residual=cfg.residual).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.init is not None:
+        load_checkpoint(cfg.init, model)  # its averaged weights, when it kept an average
+    average = copy.deepcopy(model).eval() if cfg.ema else None  # the weights' moving average
     step, history = 0, []
     if resume:
-        step, history = _restore(ckpt_path, cfg, model, optimizer)
+        step, history = _restore(ckpt_path, cfg, model, optimizer, average)
         log(f"resuming {ckpt_path} at step {step} of {cfg.steps}")
     elif ckpt_path.exists():
         raise FileExistsError(
@@ -282,16 +331,23 @@ def train(
     started, steps_this_run = time.monotonic(), 0
     bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not cfg.progress)
     model.train()
-    with _stop_on_sigint() as stop:
+    with _stop_on_sigint() as stop, ThreadPoolExecutor(max_workers=1) as loader:
+        # the next batch is cut while this step trains (numpy and PNG decoding release the GIL)
+        def batch_of(t):
+            return random_crop_batch(
+                train_set, np.random.default_rng([cfg.seed, t]), cfg.batch_size, cfg.crop
+            )
+
+        upcoming = loader.submit(batch_of, step)
         while step < cfg.steps:
-            rng = np.random.default_rng([cfg.seed, step])
-            blurred, sharp = random_crop_batch(train_set, rng, cfg.batch_size, cfg.crop)
+            blurred, sharp = upcoming.result()
+            upcoming = loader.submit(batch_of, step + 1)
             blurred, sharp = blurred.to(device), sharp.to(device)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
 
-            mse = ((model(blurred) - sharp) ** 2).mean(dim=(1, 2, 3))  # one per crop
-            loss = training_loss(mse, cfg.loss)
+            diff = model(blurred) - sharp
+            loss = training_loss(diff, cfg.loss)
             if not torch.isfinite(loss):
                 bar.close()
                 raise TrainingDiverged(
@@ -302,17 +358,21 @@ def train(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
+            if average is not None:
+                update_average(average, model, cfg.ema, step)
 
             step += 1
             steps_this_run += 1
             # the log keeps the L2 loss whatever the objective, so runs compare
-            record = {"step": step, "loss": mse.mean().item(), "lr": learning_rate(cfg, step - 1)}
+            mse = (diff.detach() ** 2).mean().item()
+            record = {"step": step, "loss": mse, "lr": learning_rate(cfg, step - 1)}
             record["psnr"] = 10 * math.log10(1 / max(record["loss"], 1e-12))
             bar.update()
             bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.2f}")
 
             if step % cfg.val_every == 0 or step == cfg.steps:
-                record["val_psnr"] = validate(model, val_set, device)
+                record["val_psnr"] = validate(average or model, val_set, device)
+                record["time"] = time.monotonic() - started  # seconds into this invocation
                 log(
                     f"step {step}: train loss {record['loss']:.5f}, val PSNR "
                     f"{record['val_psnr']:.2f} dB"
@@ -321,9 +381,10 @@ def train(
             out_of_time = time_limit is not None and time.monotonic() - started > time_limit
             pause = stop.requested or out_of_time or steps_this_run == stop_after_steps
             if "val_psnr" in record or pause:
-                _save(ckpt_path, cfg, model, optimizer, step, history)
+                _save(ckpt_path, cfg, model, optimizer, step, history, average)
             if pause:
                 break
+        upcoming.cancel()
     bar.close()
     finished = step >= cfg.steps
     how = "finished" if finished else "stopped (resume with --resume)"
@@ -337,9 +398,37 @@ def train(
     }
 
 
-def _save(path, cfg, model, optimizer, step, history) -> None:
+@torch.no_grad()
+def update_average(average: torch.nn.Module, model: torch.nn.Module, decay: float, step: int):
+    """Move ``average``'s weights towards ``model``'s: ``a <- d a + (1 - d) w``.
+
+    The decay ramps up as ``min(decay, (1 + step) / (10 + step))``, so the first steps, whose
+    weights are far from trained, are forgotten quickly.
+
+    Examples
+    --------
+    >>> model, average = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    >>> with torch.no_grad():
+    ...     _ = model.weight.fill_(1.0), average.weight.fill_(0.0)
+    >>> update_average(average, model, decay=0.99, step=1000)
+    >>> round(average.weight.item(), 4)
+    0.01
+
+    Explained in chapter *Training*.
+    """
+    d = min(decay, (1 + step) / (10 + step))
+    for a, w in zip(average.state_dict().values(), model.state_dict().values(), strict=True):
+        if a.dtype.is_floating_point:
+            a.lerp_(w, 1 - d)
+        else:
+            a.copy_(w)
+
+
+def _save(path, cfg, model, optimizer, step, history, average=None) -> None:
+    extra = {} if average is None else {"ema_state_dict": average.state_dict()}
     atomic_save(
         {
+            **extra,
             "config": asdict(model.config),
             "state_dict": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -351,12 +440,12 @@ def _save(path, cfg, model, optimizer, step, history) -> None:
         path,
     )
     with open(path.parent / "log.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, ["step", "loss", "psnr", "lr", "val_psnr"])
+        writer = csv.DictWriter(f, ["step", "loss", "psnr", "lr", "val_psnr", "time"])
         writer.writeheader()
         writer.writerows(history)
 
 
-def _restore(path, cfg, model, optimizer) -> tuple[int, list]:
+def _restore(path, cfg, model, optimizer, average=None) -> tuple[int, list]:
     if not path.exists():
         raise FileNotFoundError(f"nothing to resume: no checkpoint {path}")
     checkpoint = safe_load(path, required=("config", "state_dict", "optimizer", "train_config"))
@@ -372,6 +461,8 @@ def _restore(path, cfg, model, optimizer) -> tuple[int, list]:
     if ModelConfig(**checkpoint["config"]) != model.config:
         raise ValueError(f"cannot resume {path}: it holds another model")
     model.load_state_dict(checkpoint["state_dict"])
+    if average is not None:
+        average.load_state_dict(checkpoint.get("ema_state_dict", checkpoint["state_dict"]))
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["torch_rng"])
     return int(checkpoint["step"]), list(checkpoint["history"])
@@ -402,7 +493,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         flag, default = f.name.replace("_", "-"), getattr(defaults, f.name)
-        if isinstance(default, bool):  # --residual switches on, --no-progress switches off
+        if f.name == "data":  # one or more folders
+            parser.add_argument("--data", nargs="+", metavar="DIR", help=f.metadata["help"])
+        elif isinstance(default, bool):  # --residual switches on, --no-progress switches off
             action = "store_false" if default else "store_true"
             flag = f"--no-{flag}" if default else f"--{flag}"
             parser.add_argument(flag, dest=f.name, action=action, help=f.metadata["help"])

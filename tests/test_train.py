@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from svrnn_lite import train as train_module
 from svrnn_lite.checkpoint import safe_load
 from svrnn_lite.data import PairDataset, gopro_pairs, random_crop_batch
-from svrnn_lite.models import build_model
+from svrnn_lite.models import build_model, load_checkpoint
 from svrnn_lite.synth import write_dataset
 from svrnn_lite.train import TrainConfig, TrainingDiverged, train
 
@@ -49,7 +49,7 @@ def assert_same_weights(a, b):
         assert torch.equal(a[name], b[name]), f"{name} differs"
 
 
-@pytest.mark.parametrize("loss", ["l2", "psnr"])
+@pytest.mark.parametrize("loss", ["l2", "psnr", "charbonnier"])
 def test_a_short_run_lowers_the_loss_on_a_fixed_batch(dataset, tmp_path, loss):
     cfg = config(dataset, tmp_path / "run", steps=25, loss=loss)
     pairs = PairDataset(gopro_pairs(dataset, "train"))
@@ -67,13 +67,75 @@ def test_a_short_run_lowers_the_loss_on_a_fixed_batch(dataset, tmp_path, loss):
 
 
 def test_the_psnr_loss_weighs_every_crop_alike_in_decibels(dataset, tmp_path):
-    mse = torch.tensor([1e-2, 1e-4], requires_grad=True)
-    train_module.training_loss(mse, "psnr").backward()
-    # d/d(mse) of 10 log10(mse) / 2 is inversely proportional to the error: the nearly sharp
-    # crop pulls 100 times harder than the blurred one; under L2 both pull alike
-    assert mse.grad[1] / mse.grad[0] == pytest.approx(100, rel=1e-3)
-    with pytest.raises(ValueError, match="loss must be 'l2' or 'psnr', got 'l1'"):
+    diff = torch.stack([torch.full((1, 2, 2), 0.1), torch.full((1, 2, 2), 0.01)])
+    diff.requires_grad_(True)
+    train_module.training_loss(diff, "psnr").backward()
+    # d/d(mse) of 10 log10(mse) is inversely proportional to the error: per unit of squared
+    # error the nearly sharp crop pulls 100 times harder than the blurred one (under L2, alike)
+    pull = diff.grad.abs().mean(dim=(1, 2, 3)) / diff.detach().abs().mean(dim=(1, 2, 3))
+    assert pull[1] / pull[0] == pytest.approx(100, rel=1e-3)
+    with pytest.raises(ValueError, match="--loss must be one of l2, psnr, charbonnier, got 'l1'"):
         train(config(dataset, tmp_path / "bad", loss="l1"), log=quiet)
+
+
+def test_the_charbonnier_loss_pulls_every_pixel_alike_whatever_its_error():
+    diff = torch.tensor([0.5, -0.05, 0.2]).view(1, 1, 1, 3).requires_grad_(True)
+    train_module.training_loss(diff, "charbonnier").backward()
+    # d/dd sqrt(d^2 + eps^2) ~ sign(d) for |d| >> eps: an L1 loss, smooth at zero
+    assert diff.grad.flatten().tolist() == pytest.approx([1 / 3, -1 / 3, 1 / 3], rel=1e-3)
+
+
+def test_the_moving_average_is_what_validation_scores_and_load_checkpoint_returns(
+    dataset, tmp_path
+):
+    result = train(config(dataset, tmp_path / "run", ema=0.9), log=quiet)
+    saved = safe_load(result["checkpoint"])
+    raw, average = saved["state_dict"], saved["ema_state_dict"]
+    assert any(not torch.equal(raw[k], average[k]) for k in raw)
+    loaded = load_checkpoint(result["checkpoint"]).state_dict()
+    assert_same_weights(loaded, average)
+    model = build_model("lite")
+    model.load_state_dict(average)
+    val = train_module.training_pairs(config(dataset, tmp_path / "x"))[1]
+    last = result["history"][-1]["val_psnr"]
+    assert train_module.validate(model, val, torch.device("cpu")) == pytest.approx(last)
+
+
+def test_resume_with_a_moving_average_gives_bit_identical_weights(dataset, tmp_path):
+    straight = train(config(dataset, tmp_path / "straight", ema=0.9), log=quiet)
+    train(config(dataset, tmp_path / "paused", ema=0.9), stop_after_steps=4, log=quiet)
+    resumed = train(config(dataset, tmp_path / "paused", ema=0.9), resume=True, log=quiet)
+    a, b = safe_load(straight["checkpoint"]), safe_load(resumed["checkpoint"])
+    assert_same_weights(a["ema_state_dict"], b["ema_state_dict"])
+    assert_same_weights(a["state_dict"], b["state_dict"])
+
+
+def test_a_warm_restart_starts_from_the_given_weights(dataset, tmp_path):
+    first = train(config(dataset, tmp_path / "first", steps=3), log=quiet)
+    restart = config(dataset, tmp_path / "second", steps=1, init=str(first["checkpoint"]), lr=1e-9)
+    second = train(restart, log=quiet)
+    before, after = weights(first["checkpoint"]), weights(second["checkpoint"])
+    for name in before:  # one step at a negligible learning rate moves nothing visibly
+        assert torch.allclose(before[name], after[name], atol=1e-6), name
+    other = config(dataset, tmp_path / "third", steps=1, init=str(first["checkpoint"]))
+    other.preset = "half"
+    with pytest.raises(ValueError, match="holds preset 'lite'"):
+        train(other, log=quiet)
+
+
+def test_several_data_folders_are_drawn_from_in_equal_shares(dataset, tmp_path):
+    small = tmp_path / "small"
+    write_dataset(small, n_train=2, n_test=1, train_size=(40, 40), test_size=(40, 40),
+                  seed=5, progress=False)  # fmt: skip
+    cfg = config(dataset, tmp_path / "run", data=[str(small), str(dataset)])
+    train_set, val_set = train_module.training_pairs(cfg)
+    sizes = [
+        train_set.stored(int(i))[0].shape[0]
+        for i in np.random.default_rng(0).integers(len(train_set), size=400)
+    ]
+    assert 0.4 < np.mean(np.array(sizes) == 40) < 0.6  # 2 pairs weigh as much as 6
+    assert val_set.pairs[0][0].is_relative_to(small)  # validated on the first folder
+    assert train(cfg, log=quiet)["finished"]
 
 
 def test_resume_after_a_pause_gives_bit_identical_weights(dataset, tmp_path):
@@ -173,6 +235,9 @@ def test_crop_larger_than_the_images_is_a_clear_error(dataset, tmp_path):
         ("--batch-size", "0", "--batch-size must be >= 1, got 0"),
         ("--crop", "0", "--crop must be >= 1, got 0"),
         ("--lr", "0", "--lr must be > 0, got 0.0"),
+        ("--schedule", "step", "--schedule must be one of poly, cosine, got 'step'"),
+        ("--ema", "1", "--ema must be below 1, got 1.0"),
+        ("--warmup", "-1", "--warmup must be >= 0, got -1"),
     ],
 )
 def test_out_of_range_options_are_refused_by_name_before_any_work(
@@ -201,3 +266,11 @@ def test_learning_rate_decays_to_zero_polynomially():
     rates = [train_module.learning_rate(cfg, t) for t in range(11)]
     assert rates[0] == 1.0 and rates[-1] == 0.0
     assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+
+
+def test_warm_up_then_cosine_decay():
+    cfg = TrainConfig(lr=1.0, steps=110, schedule="cosine", warmup=10)
+    rates = [train_module.learning_rate(cfg, t) for t in range(111)]
+    assert rates[:10] == pytest.approx([(t + 1) / 10 for t in range(10)])
+    assert rates[10] == 1.0 and rates[60] == pytest.approx(0.5) and rates[110] == pytest.approx(0)
+    assert all(a > b for a, b in zip(rates[10:], rates[11:], strict=False))
