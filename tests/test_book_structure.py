@@ -3,10 +3,12 @@
 The chapters are the notebooks listed in book/_toc.yml, so a new chapter is checked as soon as
 it is in the table of contents. For each one: a title and an opening admonition with learning
 objectives, prerequisites and a time estimate; a summary, at least three exercises whose
-solutions are hidden in dropdowns, and further reading, in that order at the end; every widget
-cell is marked ``# NBVAL_IGNORE_OUTPUT``, has its state saved for the static page and is followed
-by a static twin figure drawn by the same function; the stored outputs come from one clean run
-(every code cell executed, in order, no errors); the file stays small.
+solutions are hidden in dropdowns, and further reading, in that order at the end; nbval markers
+are cell tags (``nbval-check-output``, ``nbval-ignore-output``, ``nbval-skip``), not comments in
+the code students read, and at least one cell's output is checked; every widget cell is tagged
+``nbval-ignore-output``, has its state saved for the static page and is followed by a static twin
+figure drawn by the same function; the stored outputs come from one clean run (every code cell
+executed, in order, no errors); the file stays small.
 """
 
 from __future__ import annotations
@@ -159,6 +161,10 @@ def outputs(cell: dict) -> list[dict]:
     return cell.get("outputs", [])
 
 
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
 def is_widget_cell(cell: dict) -> bool:
     """A code cell that creates ipywidgets (shows a widget view, or builds sliders/interact)."""
     if any(WIDGET_VIEW in out.get("data", {}) for out in outputs(cell)):
@@ -258,8 +264,8 @@ def test_widgets_are_ignored_by_nbval_saved_and_have_a_static_twin(chapter):
         if not is_widget_cell(cell):
             continue
         where = f"widget cell {index}"
-        assert source(cell).lstrip().startswith("# NBVAL_IGNORE_OUTPUT"), (
-            f"{where} should start with '# NBVAL_IGNORE_OUTPUT'"
+        assert "nbval-ignore-output" in tags(cell), (
+            f"{where} should carry the cell tag 'nbval-ignore-output'"
         )
         views = [out["data"][WIDGET_VIEW] for out in outputs(cell) if WIDGET_VIEW in out["data"]]
         assert views, f"{where} shows no widget in the stored outputs"
@@ -281,6 +287,24 @@ def test_widgets_are_ignored_by_nbval_saved_and_have_a_static_twin(chapter):
                 f"the static twin (cell {twin_index}) should call {shown[1]}(), "
                 f"the function the widget of cell {index} shows"
             )
+
+
+# --- nbval markers -------------------------------------------------------------------------
+
+
+def test_nbval_markers_are_cell_tags_and_some_outputs_are_checked(chapter):
+    """Markers live in the cell tags, so students never see them; `make test` runs nbval in
+    lax mode, which checks only the outputs of cells tagged ``nbval-check-output``."""
+    comments = [i for i, cell in chapter.code_cells if "NBVAL_" in source(cell)]
+    assert comments == [], (
+        f"code cells {comments} hold an NBVAL_ comment: remove it and add the cell tag "
+        "nbval-check-output, nbval-ignore-output or nbval-skip instead"
+    )
+    checked = [i for i, cell in chapter.code_cells if "nbval-check-output" in tags(cell)]
+    assert checked, (
+        "no code cell is tagged nbval-check-output, so nbval --nbval-lax compares none of this "
+        "chapter's outputs: tag the cells whose printed numbers matter"
+    )
 
 
 # --- stored outputs ------------------------------------------------------------------------
