@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from svrnn_lite.data import read_image
+from svrnn_lite.data import gopro_pairs, read_image
 from svrnn_lite.synth import DEAD_LEAVES, sequence_of, synth_pair
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "realblur" / "gopro_train_crops"
@@ -64,15 +64,31 @@ def real_pairs(folder: Path):
         yield read_image(blur_path), read_image(folder / "sharp" / blur_path.name)
 
 
-def synthetic_pairs(n: int, seed: int, **blur_kwargs):
+def random_crop(blurred, sharp, rng):
+    top, left = (rng.integers(s - CROP + 1) for s in sharp.shape[:2])
+    window = np.s_[top : top + CROP, left : left + CROP]
+    return blurred[window], sharp[window]
+
+
+def synthetic_pairs(n: int, seed: int, photos=None, **blur_kwargs):
     """128x128 crops at random places of the synthetic training pairs made from photographs."""
     rng = np.random.default_rng(seed)
-    photos = (i for i in itertools.count() if sequence_of("train", i)[0] != DEAD_LEAVES)
-    for i in itertools.islice(photos, n):
-        _, pair, _ = synth_pair("train", i, seed, **blur_kwargs)
-        top, left = (rng.integers(s - CROP + 1) for s in pair.sharp.shape[:2])
-        window = np.s_[top : top + CROP, left : left + CROP]
-        yield pair.blurred[window], pair.sharp[window]
+    indices = (
+        range(n)
+        if photos
+        else (i for i in itertools.count() if sequence_of("train", i)[0] != DEAD_LEAVES)
+    )
+    for i in itertools.islice(indices, n):
+        _, pair, _ = synth_pair("train", i, seed, photos=photos, **blur_kwargs)
+        yield random_crop(pair.blurred, pair.sharp, rng)
+
+
+def folder_pairs(root: Path, n: int, seed: int):
+    """``n`` random 128x128 crops of the training pairs of a GoPro-layout folder."""
+    rng = np.random.default_rng(seed)
+    pairs = gopro_pairs(root, "train")
+    for i in rng.integers(len(pairs), size=n):
+        yield random_crop(read_image(pairs[i][0]), read_image(pairs[i][1]), rng)
 
 
 def main(argv=None) -> int:
@@ -82,6 +98,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (%(default)s)")
     parser.add_argument("--shake", type=float, help="camera speed, px/frame (default: package's)")
     parser.add_argument("--object-speed", type=float, help="object speed, px/frame (same)")
+    parser.add_argument("--photos", type=Path, help="synthesise from this folder of photos")
+    parser.add_argument(
+        "--also", type=Path, nargs="*", default=[],
+        help="GoPro-layout folders whose training pairs to compare too (crops of each)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     overrides = {
         name: value
@@ -94,18 +115,25 @@ def main(argv=None) -> int:
         )
         return 0
 
-    real = statistics(real_pairs(args.real))
-    synthetic = statistics(synthetic_pairs(args.n, args.seed, **overrides))
-    n_real = len(next(iter(real.values())))
+    sets = {"real": statistics(real_pairs(args.real))}
+    sets["synthetic"] = statistics(
+        synthetic_pairs(args.n, args.seed, photos=args.photos, **overrides)
+    )
+    for folder in args.also:
+        sets[folder.name[:10]] = statistics(folder_pairs(folder, args.n, args.seed))
+    n_real = len(next(iter(sets["real"].values())))
     print(f"real: {n_real} GoPro crops from {args.real}")
     print(
-        f"synthetic: {args.n} random {CROP}x{CROP} crops of svrnn_lite.synth train photo pairs, "
-        f"seed {args.seed}, settings {overrides or 'default'}"
+        f"synthetic: {args.n} random {CROP}x{CROP} crops of svrnn_lite.synth train pairs "
+        f"from {args.photos or 'the bundled photographs'}, seed {args.seed}, "
+        f"settings {overrides or 'default'}"
     )
+    for folder in args.also:
+        print(f"{folder.name[:10]}: {args.n} random {CROP}x{CROP} crops of {folder}/train")
     print(f"{'statistic':28s} {'data':10s} {'p10':>7s} {'p25':>7s} {'median':>7s} {'p75':>7s} "
           f"{'p90':>7s} {'mean':>7s}")  # fmt: skip
-    for name in real:
-        for label, values in (("real", real[name]), ("synthetic", synthetic[name])):
+    for name in sets["real"]:
+        for label, values in ((label, stats[name]) for label, stats in sets.items()):
             q = np.percentile(values, [10, 25, 50, 75, 90])
             cells = " ".join(f"{v:7.3f}" for v in (*q, values.mean()))
             print(f"{name:28s} {label:10s} {cells}")

@@ -192,14 +192,14 @@ class PairDataset:
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         blur_path, sharp_path = self.pairs[index]
-        blurred, sharp = read_image(blur_path), read_image(sharp_path)
+        blurred, sharp = _read_stored(blur_path), _read_stored(sharp_path)
         if blurred.shape != sharp.shape:
             raise ValueError(
                 f"blurry and sharp images differ in size: {blur_path} is "
                 f"{blurred.shape[1]}x{blurred.shape[0]}, {sharp_path} is "
                 f"{sharp.shape[1]}x{sharp.shape[0]}"
             )
-        pair = (_compact(blurred), _compact(sharp))
+        pair = (blurred, sharp)
         if self._cache is not None:
             self._cache[index] = pair
         return pair
@@ -209,12 +209,17 @@ class PairDataset:
 CACHE_BYTES = 4e9
 
 
-def _compact(image: np.ndarray) -> np.ndarray:
-    """``image`` as uint8 when that loses nothing (an 8-bit image), else unchanged."""
-    levels = np.round(image * 255).astype(np.uint8)
-    if np.array_equal(as_float(levels), image):
-        return levels
-    return image
+def _read_stored(path: Path) -> np.ndarray:
+    """An 8-bit RGB or grey image file as uint8 RGB (no float copy); anything else as
+    :func:`read_image` gives it."""
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("RGB", "L") and not im.getexif().get(0x0112):  # no EXIF rotation
+                pixels = np.asarray(im)
+                return np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
+    except Exception:  # read_image below names the file and the problem
+        pass
+    return read_image(path)
 
 
 def as_float(image: np.ndarray) -> np.ndarray:

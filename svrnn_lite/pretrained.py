@@ -1,8 +1,9 @@
-"""The model shipped inside the package, trained on the CPU from synthetic data only.
+"""The model shipped inside the package, trained on two CPU cores.
 
 ``svrnn_lite/weights/lite.pt`` holds the lite preset trained by the committed recipe
-``data_scripts/train_reference.py``, with its configuration, the dataset seed, the number of
-steps and its scores on the synthetic test split. Nothing is ever downloaded.
+``data_scripts/train_reference.py``, with its configuration, the number of steps, the CPU
+hours of the campaign and its scores on real and synthetic test pairs. Nothing is ever
+downloaded.
 Explained in chapter *Training*.
 """
 
@@ -15,8 +16,7 @@ from pathlib import Path
 import torch
 
 from svrnn_lite.checkpoint import atomic_save, safe_load
-from svrnn_lite.data import PairDataset, gopro_pairs
-from svrnn_lite.models import ModelConfig, build_model, load_checkpoint
+from svrnn_lite.models import load_checkpoint
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -51,28 +51,31 @@ def load_pretrained(name: str = "lite") -> torch.nn.Module:
 
 
 def export_pretrained(
-    run_checkpoint: str | os.PathLike,
-    data_root: str | os.PathLike,
-    out: str | os.PathLike,
-    data_seed: int,
+    run_checkpoint: str | os.PathLike, out: str | os.PathLike, test_rows: list[dict], record: dict
 ) -> dict:
-    """Score a training checkpoint on the test split and write it as shipped weights.
+    """Write a training checkpoint's weights as shipped weights, with their record.
 
-    Returns the ``extra`` record stored with the weights.
+    The weights are the checkpoint's moving average when it kept one (what validation scored,
+    :func:`~svrnn_lite.models.load_checkpoint`). The record holds the training settings, the
+    steps trained, ``test_metrics`` (the summary of ``test_rows``, the bundled synthetic test
+    split scored with :func:`~svrnn_lite.evaluate.evaluate`) and everything in ``record``.
+
+    Returns
+    -------
+    dict
+        The ``extra`` record stored with the weights.
     """
-    from svrnn_lite.evaluate import evaluate, summarise  # matplotlib: only when exporting
+    from svrnn_lite.evaluate import summarise  # matplotlib: only when exporting
 
     checkpoint = safe_load(run_checkpoint, required=("config", "state_dict", "train_config"))
-    model = build_model(ModelConfig(**checkpoint["config"]))
-    model.load_state_dict(checkpoint["state_dict"])
-    model.eval()
-    rows = evaluate(model, PairDataset(gopro_pairs(data_root, "test")), progress=True)
+    model = load_checkpoint(run_checkpoint)
     extra = {
         "recipe": "data_scripts/train_reference.py",
         "train_config": checkpoint["train_config"],
-        "data_seed": data_seed,
+        "data_seed": checkpoint["train_config"]["data_seed"],
         "steps": int(checkpoint["step"]),
-        "test_metrics": summarise(rows),
+        "test_metrics": summarise(test_rows),
+        **record,
     }
     weights = {k: v.float().contiguous() for k, v in model.state_dict().items()}
     atomic_save({"config": asdict(model.config), "state_dict": weights, "extra": extra}, out)

@@ -329,6 +329,8 @@ def train(
     log(f"training {model.config.describe()} on {device}: {json.dumps(asdict(cfg))}")
 
     started, steps_this_run = time.monotonic(), 0
+    # CPU seconds (all threads) the run had used before this invocation: slices add up
+    cpu_offset = (history[-1].get("cpu_s", 0.0) if history else 0.0) - time.process_time()
     bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not cfg.progress)
     model.train()
     with _stop_on_sigint() as stop, ThreadPoolExecutor(max_workers=1) as loader:
@@ -366,13 +368,13 @@ def train(
             # the log keeps the L2 loss whatever the objective, so runs compare
             mse = (diff.detach() ** 2).mean().item()
             record = {"step": step, "loss": mse, "lr": learning_rate(cfg, step - 1)}
+            record["cpu_s"] = cpu_offset + time.process_time()
             record["psnr"] = 10 * math.log10(1 / max(record["loss"], 1e-12))
             bar.update()
             bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.2f}")
 
             if step % cfg.val_every == 0 or step == cfg.steps:
                 record["val_psnr"] = validate(average or model, val_set, device)
-                record["time"] = time.monotonic() - started  # seconds into this invocation
                 log(
                     f"step {step}: train loss {record['loss']:.5f}, val PSNR "
                     f"{record['val_psnr']:.2f} dB"
@@ -440,7 +442,7 @@ def _save(path, cfg, model, optimizer, step, history, average=None) -> None:
         path,
     )
     with open(path.parent / "log.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, ["step", "loss", "psnr", "lr", "val_psnr", "time"])
+        writer = csv.DictWriter(f, ["step", "loss", "psnr", "lr", "val_psnr", "cpu_s"])
         writer.writeheader()
         writer.writerows(history)
 

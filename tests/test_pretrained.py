@@ -30,7 +30,7 @@ def test_the_record_says_how_it_was_made(shipped):
     assert shipped.config.name == "lite" and not shipped.training
     cfg = TrainConfig(**info["train_config"])  # the recipe, field by field
     assert cfg.preset == "lite" and cfg.data_seed == info["data_seed"] == 0
-    assert info["steps"] == cfg.steps
+    assert 0 < info["steps"] <= cfg.steps  # a campaign stops before the schedule's horizon
     metrics = info["test_metrics"]
     assert metrics["images"] == 24
     assert metrics["psnr_gain"] == pytest.approx(metrics["psnr"] - metrics["psnr_blurry"])

@@ -9,9 +9,23 @@ import pytest
 from PIL import Image
 
 from svrnn_lite.blur import average_frames
-from svrnn_lite.data import gopro_pairs, read_image
-from svrnn_lite.sources import TEST_SOURCES, TRAIN_SOURCES, load_source, source_names
-from svrnn_lite.synth import main, sequence_of, synth_pair, write_dataset, write_png
+from svrnn_lite.data import PairDataset, gopro_pairs, read_image
+from svrnn_lite.images import ImageError
+from svrnn_lite.sources import (
+    TEST_SOURCES,
+    TRAIN_SOURCES,
+    load_source,
+    photo_sources,
+    source_names,
+)
+from svrnn_lite.synth import (
+    PHOTO_MARGIN,
+    main,
+    sequence_of,
+    synth_pair,
+    write_dataset,
+    write_png,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(n_train=3, n_test=2, train_size=(24, 24), test_size=(24, 40), progress=False)
@@ -296,3 +310,78 @@ def test_a_temporary_file_left_by_a_crash_is_not_taken_for_a_frame(tmp_path):
     blur = next((tmp_path / "train").glob("*/blur"))
     (blur / ".000000.png.k2j3.png").write_bytes(b"half a png")  # an older temp-file name
     assert len(gopro_pairs(tmp_path, "train")) == 2
+
+
+# --- a folder of your own photographs -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        sub = folder / ("city" if i % 2 else "nature")
+        sub.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(sub / f"{i}.jpg")
+    (folder / ".hidden").mkdir()
+    Image.new("RGB", (90, 120)).save(folder / ".hidden" / "x.png")
+    (folder / "notes.txt").write_text("not a photo")
+    return folder
+
+
+def test_photo_sources_split_by_name_disjoint_and_stable(photos, tmp_path):
+    train, test = photo_sources(photos, "train"), photo_sources(photos, "test")
+    assert len(train) == 10 and len(test) == 2 and not set(train) & set(test)
+    assert all(".hidden" not in p.parts and p.suffix == ".jpg" for p in train + test)
+    copy = tmp_path / "copy"  # the same names elsewhere: the same split
+    for path in train + test:
+        (copy / path.relative_to(photos)).parent.mkdir(parents=True, exist_ok=True)
+        (copy / path.relative_to(photos)).write_bytes(path.read_bytes())
+    assert [p.relative_to(copy) for p in photo_sources(copy, "test")] == [
+        p.relative_to(photos) for p in test
+    ]
+
+
+def test_photo_sources_errors_name_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--photos .*nowhere: no such folder"):
+        photo_sources(tmp_path / "nowhere", "train")
+    Image.new("RGB", (8, 8)).save(tmp_path / "one.png")
+    with pytest.raises(ValueError, match="found 1 photographs, need at least 2"):
+        photo_sources(tmp_path, "train")
+
+
+def test_synth_from_photos_writes_gopro_layout_with_gopro_scale_motion(photos, tmp_path, capsys):
+    root = tmp_path / "d"
+    args = [str(root), "--photos", str(photos), "--n-train", "4", "--n-test", "2", "--quiet"]
+    assert main([*args, "--train-size", "24", "24", "--test-size", "24", "32"]) == 0
+    assert "wrote 4 train and 2 test pairs" in capsys.readouterr().out
+    train, test = gopro_pairs(root, "train"), gopro_pairs(root, "test")
+    assert len(train) == 4 and len(test) == 2
+    names = {p.parent.parent.name for p, _ in train} | {p.parent.parent.name for p, _ in test}
+    assert all(n.split("_")[0] in ("city", "nature") for n in names)  # photos, no dead leaves
+    test_names = {p.stem for p in photo_sources(photos, "test")}
+    assert {p.parent.parent.name.split("_")[1] for p, _ in test} <= test_names
+    assert '"photos"' in (root / "synth.json").read_text()
+    name, pair, _ = synth_pair("train", 1, 3, (24, 24), photos=photos)
+    assert pair.sharp.shape == (24, 24, 3) and name.split("_")[0] in ("city", "nature")
+    assert np.abs(pair.trajectory.dx).max() <= PHOTO_MARGIN  # room for GoPro-scale shake
+
+
+def test_synth_refuses_a_missing_photo_folder_before_writing(tmp_path, capsys):
+    root = tmp_path / "d"
+    assert main([str(root), "--photos", str(tmp_path / "nowhere"), "--quiet"]) == 1
+    assert "no such folder of photographs" in capsys.readouterr().err
+    assert not (root / "synth.json").exists()
+
+
+def test_pair_dataset_keeps_8_bit_images_as_uint8_and_names_a_damaged_file(tmp_path):
+    root = tmp_path / "d"
+    write_dataset(root, seed=1, **TINY)
+    pairs = gopro_pairs(root, "test")
+    dataset = PairDataset(pairs)
+    blurred, sharp = dataset.stored(0)
+    assert blurred.dtype == sharp.dtype == np.uint8
+    assert np.array_equal(dataset[0][1], read_image(pairs[0][1]))  # the floats load_image gives
+    pairs[1][0].write_bytes(pairs[1][0].read_bytes()[:100])  # truncated
+    with pytest.raises(ImageError, match=f"cannot read {pairs[1][0]}"):
+        dataset.stored(1)
