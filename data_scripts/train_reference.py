@@ -39,6 +39,7 @@ SHARED = ROOT.parent / "shared"
 WORK = Path.home() / "svrnn-lite-campaign"
 WEIGHTS = ROOT / "svrnn_lite" / "weights" / "lite.pt"
 CURVE = ROOT / "book" / "chapters" / "data" / "campaign.csv"
+REAL_BLUR = ROOT / "book" / "chapters" / "data" / "real_blur.json"
 FRAMES = SHARED / "realblur" / "gopro_frames" / "GOPR0477_11_00"
 N_PHOTO_PAIRS = 1500
 CURVE_FIELDS = ("phase", "step", "cpu_hours", "val_psnr", "lr")
@@ -143,11 +144,13 @@ def export(run: Path, data: list[Path]) -> int:
     from svrnn_lite.pretrained import export_pretrained
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from real_blur_check import real_sets, summary
+    from real_blur_check import binned, real_sets, summary
 
     model = load_checkpoint(run / "last.pt").eval()
-    real_pairs = real_sets(SHARED / "realblur")
-    real = {name: summary(evaluate(model, pairs)) for name, pairs in real_pairs.items()}
+    real, every_row = {}, []
+    for name, pairs in real_sets(SHARED / "realblur").items():
+        rows = evaluate(model, pairs)
+        real[name], every_row = summary(rows), every_row + rows
     photo_rows = evaluate(model, PairDataset(gopro_pairs(data[1], "test")))
     bundled_rows = evaluate(model, SyntheticPairs("test", n=24, seed=0))
     curve = _curve(run)
@@ -164,6 +167,12 @@ def export(run: Path, data: list[Path]) -> int:
     }
     extra = export_pretrained(run / "last.pt", WEIGHTS, bundled_rows, record)
     _write_curve(curve)
+    from svrnn_lite.atomic import atomic_path
+    from svrnn_lite.metrics import CONVENTION
+
+    with atomic_path(REAL_BLUR) as tmp:  # numbers only: the chapters quote them
+        table = {"sets": real, "by_input_psnr": binned(every_row), "convention": CONVENTION}
+        tmp.write_text(json.dumps(table, indent=1) + "\n")
     print(json.dumps({k: extra[k] for k in ("steps", "campaign", "real_blur")}, indent=1))
     print("photo test split:", extra["photo_test_metrics"])
     print("bundled synthetic test split:", extra["test_metrics"])

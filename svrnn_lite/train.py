@@ -310,7 +310,7 @@ def train(
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.preset, arch=cfg.arch, residual=cfg.residual).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.init is not None:
+    if cfg.init is not None and not resume:  # a resumed run has its own weights
         load_checkpoint(cfg.init, model)  # its averaged weights, when it kept an average
     average = copy.deepcopy(model).eval() if cfg.ema else None  # the weights' moving average
     step, history = 0, []

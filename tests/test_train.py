@@ -117,6 +117,12 @@ def test_a_warm_restart_starts_from_the_given_weights(dataset, tmp_path):
     before, after = weights(first["checkpoint"]), weights(second["checkpoint"])
     for name in before:  # one step at a negligible learning rate moves nothing visibly
         assert torch.allclose(before[name], after[name], atol=1e-6), name
+    # the run resumes from its own checkpoint, even when the weights it started from are gone
+    paused = config(dataset, tmp_path / "paused", steps=3, init=str(tmp_path / "start.pt"))
+    (tmp_path / "start.pt").write_bytes(first["checkpoint"].read_bytes())
+    train(paused, stop_after_steps=1, log=quiet)
+    (tmp_path / "start.pt").unlink()
+    assert train(paused, resume=True, log=quiet)["finished"]
     other = config(dataset, tmp_path / "third", steps=1, init=str(first["checkpoint"]))
     other.preset = "half"
     with pytest.raises(ValueError, match="holds preset 'lite'"):
