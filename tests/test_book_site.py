@@ -225,3 +225,89 @@ def test_chapter_offers_its_notebook_and_launch_links_from_one_setting(page_path
     assert json.loads(served.read_text(encoding="utf-8"))["cells"] == source["cells"], (
         "the download is not the chapter's notebook"
     )
+
+
+# --- a JavaScript-only slider on the static page (issue 14) ---------------------------------
+
+JS_SLIDER_PAGE = "chapters/02_recursive_filter.html"
+
+
+def sharp_signal() -> list[float]:
+    """The sharp signal x of chapter 2 ("A recursion can undo a blur"), the slider's input."""
+    return [
+        (0.2 if k < 40 else 0.8) - 0.5 * (70 < k < 90) + 0.004 * max(k - 110, 0) for k in range(160)
+    ]
+
+
+def recursive_filter_1d(x: list[float], g: float, reverse: bool = False) -> list[float]:
+    """h_k = (1 - g) x_k + g h_{k-1}, h_{-1} = 0 (from the other end when ``reverse``)."""
+    h = [0.0] * len(x)
+    previous = 0.0
+    for k in reversed(range(len(x))) if reverse else range(len(x)):
+        h[k] = (1 - g) * x[k] + g * previous
+        previous = h[k]
+    return h
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_javascript_slider_filters_the_signal_without_a_kernel(site, scheme):
+    """Chapter 2's JavaScript slider redraws the filter output on every move, offline."""
+    base_url, b = site
+    page = b.new_page(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    log = PageLog(page, base_url)
+    page.goto(f"{base_url}/{JS_SLIDER_PAGE}", wait_until="load")
+    widget = page.locator(".svrnn-js-slider[data-ready]")
+    assert widget.count() == 1, "no JavaScript slider (class svrnn-js-slider) on the page"
+    widget.scroll_into_view_if_needed()
+    slider = widget.locator("input.svrnn-g[type=range]")
+    output = widget.locator("path.svrnn-output")
+
+    def shown() -> dict:
+        return {
+            "g": widget.get_attribute("data-g"),
+            "readout": widget.locator(".svrnn-readout").inner_text(),
+            "d": output.get_attribute("d"),
+            "h": [float(v) for v in output.get_attribute("data-h").split()],
+        }
+
+    def assert_filters(state: dict, g: float, reverse: bool = False) -> None:
+        assert state["g"] == state["readout"] == f"{g:.2f}"
+        expected = recursive_filter_1d(sharp_signal(), g, reverse)
+        assert state["h"] == pytest.approx(expected, abs=2e-6), (
+            f"the plotted output is not the recursion for g = {g}, reverse={reverse}"
+        )
+
+    x = [float(v) for v in widget.locator("path.svrnn-input").get_attribute("data-x").split()]
+    assert x == pytest.approx(sharp_signal(), abs=2e-6), "the input is not the chapter's signal"
+    before = shown()
+    assert_filters(before, 0.8)  # the chapter's default gate
+
+    slider.focus()
+    for _ in range(30):  # the keyboard moves a range input and fires `input` by itself
+        page.keyboard.press("ArrowLeft")
+    assert float(slider.input_value()) == pytest.approx(0.5)
+    smoother = shown()
+    assert smoother["d"] != before["d"], "the plot did not change when the slider moved"
+    assert_filters(smoother, 0.5)
+    assert smoother["h"][0] == pytest.approx((1 - 0.5) * x[0], abs=2e-6)  # h_0 = (1 - g) x_0
+
+    slider.fill("-0.6")  # a sharpening gate; fill dispatches `input` too
+    sharpened = shown()
+    assert_filters(sharpened, -0.6)
+    assert max(sharpened["h"]) > 1.0, "a negative gate should overshoot the step"
+
+    widget.locator("input.svrnn-reverse").check()
+    assert_filters(shown(), -0.6, reverse=True)
+    assert "right to left" in widget.locator(".svrnn-equation").inner_text()
+
+    assert widget.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
+    for part in [".svrnn-readout", ".svrnn-equation", "label"]:
+        ratio = widget.locator(part).first.evaluate(CONTRAST_JS)
+        assert ratio >= 4.5, f"{part} of the JavaScript slider has contrast {ratio:.1f} in {scheme}"
+    shot = widget.screenshot(
+        path=str(SCREENSHOTS / f"js_slider__02_recursive_filter__{scheme}.png")
+    )
+    corner = Image.open(io.BytesIO(shot)).convert("RGB").getpixel((8, 8))
+    assert min(corner) >= 250, f"the JavaScript slider is not on white in {scheme} mode: {corner}"
+    page.close()
+    assert log.problems() == {}, f"the JavaScript slider did not work cleanly offline ({scheme})"
