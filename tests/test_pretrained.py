@@ -1,5 +1,7 @@
 """The model shipped inside the package: it loads safely, carries its record, and deblurs."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ import torch
 from svrnn_lite import load_pretrained
 from svrnn_lite.data import SyntheticPairs
 from svrnn_lite.evaluate import evaluate
+from svrnn_lite.frames import average_window, frame_windows
 from svrnn_lite.pretrained import pretrained_path
 from svrnn_lite.train import TrainConfig
 
@@ -50,3 +53,20 @@ def test_it_deblurs_the_strongly_blurred_synthetic_test_images(shipped):
 def test_a_missing_preset_names_what_is_shipped():
     with pytest.raises(FileNotFoundError, match=r"'paper' \(shipped: \['lite'\]\)"):
         load_pretrained("paper")
+
+
+SHARED_FRAMES = Path(__file__).resolve().parents[2] / "shared" / "realblur" / "gopro_frames"
+
+
+@pytest.mark.skipif(
+    not (SHARED_FRAMES / "GOPR0477_11_00").is_dir(),
+    reason="the real GoPro frames of ../shared/realblur are not next to this checkout",
+)
+def test_it_deblurs_real_gopro_frames_it_never_saw(shipped):
+    # the held-out block of the training sequence: frames no training window touched
+    folder = SHARED_FRAMES / "GOPR0477_11_00"
+    files = sorted(folder.glob("*.jpg"))
+    windows = frame_windows(len(files))["test"][::3]  # 4 of the 12 pairs, spread out
+    rows = evaluate(shipped, [average_window(files, first, n) for first, n in windows])
+    gains = np.array([r["psnr"] - r["psnr_blurry"] for r in rows])
+    assert gains.mean() > 0.2 and (gains > 0).all(), gains
