@@ -311,3 +311,44 @@ def test_javascript_slider_filters_the_signal_without_a_kernel(site, scheme):
     assert min(corner) >= 250, f"the JavaScript slider is not on white in {scheme} mode: {corner}"
     page.close()
     assert log.problems() == {}, f"the JavaScript slider did not work cleanly offline ({scheme})"
+
+
+# --- tables printed by cells (issue 14) -------------------------------------------------------
+
+
+class CellOutputs(html.parser.HTMLParser):
+    """The text inside each cell output block of a page, and the tables in those blocks."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.texts, self.tables = 0, [], 0  # depth > 0: inside an output block
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth:
+            self.depth += tag == "div"
+            self.tables += tag == "table"
+        elif tag == "div" and "cell_output" in (dict(attrs).get("class") or ""):
+            self.depth = 1
+            self.texts.append("")
+
+    def handle_endtag(self, tag):
+        if self.depth and tag == "div":
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.texts[-1] += data
+
+
+@pytest.mark.parametrize("page_path", chapter_pages() or ["chapters"])
+def test_tables_printed_by_cells_render_as_tables(page_path):
+    """A cell that displays a Markdown table shows an HTML table, never its raw pipes."""
+    parser = CellOutputs()
+    parser.feed((BOOK_HTML / page_path).read_text(encoding="utf-8"))
+    raw = [text[:200] for text in parser.texts if "|---|" in text]
+    assert raw == [], f"{page_path}: Markdown tables shown as raw text: {raw}"
+    notebook = ROOT / "book" / page_path.replace(".html", ".ipynb")
+    printed = notebook.read_text(encoding="utf-8").count('"text/markdown"')
+    assert parser.tables >= printed, (
+        f"{page_path}: {printed} Markdown outputs but {parser.tables} tables"
+    )
