@@ -42,6 +42,8 @@ CURVE = ROOT / "book" / "chapters" / "data" / "campaign.csv"
 REAL_BLUR = ROOT / "book" / "chapters" / "data" / "real_blur.json"
 FRAMES = SHARED / "realblur" / "gopro_frames" / "GOPR0477_11_00"
 N_PHOTO_PAIRS = 1500
+#: The learning curve: validation PSNR on the held-out GOPR0477 block against the CPU hours
+#: of the whole campaign; a row without ``val_psnr`` marks where a phase stopped.
 CURVE_FIELDS = ("phase", "step", "cpu_hours", "val_psnr", "lr")
 
 #: The recipe (``data`` and ``out`` are filled in for the folders of ``--work``).
@@ -188,14 +190,15 @@ def _curve(run: Path) -> list[dict]:
     offset = max((float(r["cpu_hours"]) for r in rows), default=0.0)
     from svrnn_lite.checkpoint import safe_load
 
-    for record in safe_load(run / "last.pt")["history"]:
-        if "val_psnr" in record:
+    history = safe_load(run / "last.pt")["history"]
+    for record in history:
+        if "val_psnr" in record or record is history[-1]:  # the last row: where the phase ends
             rows.append(
                 {
                     "phase": run.name,
                     "step": record["step"],
                     "cpu_hours": round(offset + record.get("cpu_s", 0.0) / 3600, 4),
-                    "val_psnr": round(record["val_psnr"], 4),
+                    "val_psnr": round(record["val_psnr"], 4) if "val_psnr" in record else "",
                     "lr": record["lr"],
                 }
             )

@@ -110,3 +110,31 @@ def test_a_built_wheel_ships_every_module_and_the_weights(tmp_path):
     expected |= {f"svrnn_lite/weights/{p.name}" for p in (package / "weights").glob("*.pt")}
     assert "svrnn_lite/weights/lite.pt" in expected
     assert expected | {"svrnn_lite/py.typed"} <= names
+
+
+# import name -> distribution name, where they differ
+IMPORT_TO_DIST = {"PIL": "pillow", "skimage": "scikit-image", "yaml": "pyyaml"}
+
+
+def test_the_package_declares_exactly_what_it_imports():
+    """Every third-party module svrnn_lite imports is a runtime dependency, and every runtime
+    dependency is imported (what only the book uses belongs to the `book` extra)."""
+    import ast
+    import sys
+
+    imported = set()
+    for path in (ROOT / "svrnn_lite").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {
+        _normalise(IMPORT_TO_DIST.get(name, name))
+        for name in imported
+        if name not in sys.stdlib_module_names and name not in ("svrnn_lite", "__future__")
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {_normalise(Requirement(line).name) for line in project["dependencies"]}
+    assert sorted(third_party - runtime) == [], "imported but not in [project] dependencies"
+    assert sorted(runtime - third_party) == [], "declared but never imported by svrnn_lite"
