@@ -15,19 +15,34 @@ module                      chapter
 ==========================  ==========================================================
 """
 
-from svrnn_lite.blur import average_frames, make_blur_pair
-from svrnn_lite.models import MultiTaskSVRNN, build_model
-from svrnn_lite.pretrained import load_pretrained
-from svrnn_lite.spatial_rnn import SpatialRNN
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MultiTaskSVRNN",
-    "SpatialRNN",
-    "__version__",
-    "average_frames",
-    "build_model",
-    "load_pretrained",
-    "make_blur_pair",
-]
+#: The names ``from svrnn_lite import ...`` offers, and the module each lives in. They are
+#: imported on first use (PEP 562), so ``import svrnn_lite`` (and ``svrnn-lite --help``) does not
+#: load torch, numba and scikit-image, and changes no library setting, until a name is used.
+_LAZY = {
+    "MultiTaskSVRNN": "svrnn_lite.models",
+    "SpatialRNN": "svrnn_lite.spatial_rnn",
+    "average_frames": "svrnn_lite.blur",
+    "build_model": "svrnn_lite.models",
+    "load_pretrained": "svrnn_lite.pretrained",
+    "make_blur_pair": "svrnn_lite.blur",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # the next access skips this function
+        return value
+    raise AttributeError(f"module 'svrnn_lite' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -138,3 +138,16 @@ def test_the_package_declares_exactly_what_it_imports():
     runtime = {_normalise(Requirement(line).name) for line in project["dependencies"]}
     assert sorted(third_party - runtime) == [], "imported but not in [project] dependencies"
     assert sorted(runtime - third_party) == [], "declared but never imported by svrnn_lite"
+
+
+def test_importing_the_package_loads_no_heavy_library_until_a_name_is_used():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, svrnn_lite; heavy = ('torch', 'numba', 'skimage');"
+        "print(sorted(m for m in heavy if m in sys.modules));"
+        "from svrnn_lite import build_model; print('torch' in sys.modules, build_model.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True svrnn_lite.models"]
