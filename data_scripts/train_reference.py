@@ -88,7 +88,7 @@ def _pairs_in(root: Path) -> int:
 
 def current_phase(work: Path) -> Path | None:
     """The latest phase's run folder, or None when there is none."""
-    phases = sorted((work / "runs").glob("phase-*"))
+    phases = sorted(p for p in (work / "runs").glob("phase-*") if p.is_dir())
     return phases[-1] if phases else None
 
 
