@@ -14,10 +14,14 @@ content is not a photograph's; 300 pairs take about a minute), and prints for bo
 The real crops are for development only: they are read, never copied or shown. Without them the
 script says so and exits with status 0.
 
+``--photos DIR`` synthesises from a folder of photographs instead (``svrnn-lite synth
+--photos``), and ``--also PAIRS ...`` adds random crops of the training pairs of GoPro-layout
+folders (e.g. real pairs written by ``data_scripts/frames_to_pairs.py``) to the comparison.
+
 Usage::
 
     .venv/bin/python benchmarks/realism_check.py [REAL_DIR] [--n 300] [--seed 0]
-        [--shake PX_PER_FRAME] [--object-speed PX_PER_FRAME]
+        [--shake PX_PER_FRAME] [--object-speed PX_PER_FRAME] [--photos DIR] [--also PAIRS ...]
 """
 
 from __future__ import annotations
