@@ -116,8 +116,7 @@ def main(argv=None) -> int:
         return export(run, data)
 
     if run is None or not (run / "last.pt").exists():
-        number = 1 if run is None else int(run.name.split("-")[1]) + 1
-        run = args.work / "runs" / f"phase-{number:02d}"
+        run = args.work / "runs" / f"phase-{_next_phase(run):02d}"
         init = WEIGHTS if _from_campaign(WEIGHTS) else None
         cfg, resume = phase_config(run, data, init), False
     else:
@@ -126,6 +125,17 @@ def main(argv=None) -> int:
     limit = None if args.time_limit is None else 60 * args.time_limit
     result = train(cfg, resume=resume, time_limit=limit)
     return 0 if result["finished"] else 3
+
+
+def _next_phase(run: Path | None) -> int:
+    """The number of a new phase: after every phase here and in the committed curve, so a new
+    machine never reuses the name of a phase whose points the curve already holds."""
+    numbers = [int(run.name.split("-")[1])] if run is not None else []
+    if CURVE.exists():
+        with open(CURVE, newline="") as f:
+            phases = {row["phase"] for row in csv.DictReader(f)}
+        numbers += [int(p.split("-")[1]) for p in phases if p.startswith("phase-")]
+    return max(numbers, default=0) + 1
 
 
 def _from_campaign(weights: Path) -> bool:
