@@ -224,7 +224,7 @@ def test_printed_train_command_parses(prepare, gopro, capsys):
     assert code == 0
     command = next(line.strip() for line in out.splitlines() if "svrnn-lite train" in line)
     args = build_parser().parse_args(shlex.split(command)[1:])  # exits on an unknown option
-    assert args.command == "train" and Path(args.data) == gopro.absolute()
+    assert args.command == "train" and [Path(d) for d in args.data] == [gopro.absolute()]
     assert args.preset == "paper"
 
 
