@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from svrnn_lite.blur import average_frames
+from svrnn_lite.blur import _to_8bit_levels, average_frames
 from svrnn_lite.images import load_image
 
 __all__ = ["N_FRAMES", "average_window", "frame_windows"]
@@ -82,5 +82,4 @@ def average_window(
     Explained in chapter *Blur synthesis by frame averaging*.
     """
     frames = np.stack([load_image(path) for path in files[first : first + n]])
-    blurred = np.round(average_frames(frames, gamma=None) * 255) / np.float32(255)
-    return blurred.astype(np.float32), frames[n // 2]
+    return _to_8bit_levels(average_frames(frames, gamma=None)), frames[n // 2]

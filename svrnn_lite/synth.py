@@ -110,11 +110,18 @@ def sequence_of(split: str, index: int) -> tuple[str, int]:
     return names[index % len(names)], index // len(names)
 
 
+@functools.lru_cache(maxsize=8)
+def _photo_files(photos: Path, split: str) -> tuple[Path, ...]:
+    """:func:`~svrnn_lite.sources.photo_sources`, listed once per folder and split: every pair
+    needs the list, and listing walks the whole folder."""
+    return photo_sources(photos, split)
+
+
 def _sequence(split: str, index: int, photos) -> tuple[str, int]:
     """:func:`sequence_of`, or for a folder of photos the photo's path as a folder name."""
     if photos is None:
         return sequence_of(split, index)
-    files = photo_sources(photos, split)
+    files = _photo_files(Path(photos), split)
     name = files[index % len(files)].relative_to(photos).with_suffix("").as_posix()
     return name.replace("/", "_"), index // len(files)
 
@@ -235,7 +242,7 @@ def synth_pair(
 
 def _photo_pair(split, index, size, rng, photos, blur_kwargs):
     """:func:`synth_pair` from a folder of photographs, with GoPro-scale camera shake."""
-    files = photo_sources(photos, split)
+    files = _photo_files(Path(photos), split)
     path = files[index % len(files)]
     canvas = _canvas(_photo(path), size, rng, augment=split == "train", margin=PHOTO_MARGIN)
     others = [_photo(files[i]) for i in rng.choice(len(files), size=min(3, len(files)))]
