@@ -11,7 +11,7 @@ module                      chapter
 ``svrnn_lite.spatial_rnn``  The four-direction spatially variant RNN
 ``svrnn_lite.models``       The multi-task UNet (+ SVRNN baseline, presets, FLOP counter)
 ``svrnn_lite.train``        Training (+ data, checkpoint, pretrained)
-``svrnn_lite.evaluate``     Evaluation (+ metrics, inference, images)
+``svrnn_lite.evaluate``     Evaluation (+ metrics, inference, images, gates)
 ==========================  ==========================================================
 """
 
