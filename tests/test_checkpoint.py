@@ -2,12 +2,20 @@
 
 import errno
 import pickle
+import re
 
 import pytest
 import torch
 
 from svrnn_lite import checkpoint as ckpt
-from svrnn_lite.checkpoint import CheckpointError, atomic_save, safe_load
+from svrnn_lite.checkpoint import (
+    CheckpointError,
+    atomic_save,
+    load_checkpoint,
+    safe_load,
+    save_checkpoint,
+)
+from svrnn_lite.models import SVRNNBaseline, build_model
 
 
 @pytest.fixture
@@ -137,8 +145,6 @@ def cuda_tagged_copy(path, target):
 
 
 def test_a_checkpoint_saved_on_cuda_loads_on_a_machine_without_cuda(tmp_path):
-    from svrnn_lite.models import build_model, load_checkpoint, save_checkpoint
-
     model = build_model("lite")
     save_checkpoint(model, tmp_path / "cpu.pt")
     cuda = cuda_tagged_copy(tmp_path / "cpu.pt", tmp_path / "cuda.pt")
@@ -149,3 +155,50 @@ def test_a_checkpoint_saved_on_cuda_loads_on_a_machine_without_cuda(tmp_path):
     assert {p.device.type for p in loaded.parameters()} == {"cpu"}
     for a, b in zip(model.state_dict().values(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("lite", "baseline")
+    path = tmp_path / "baseline_lite.pt"
+    save_checkpoint(model, path, extra={"epoch": 7})
+    loaded = load_checkpoint(path)
+    assert type(loaded) is SVRNNBaseline and loaded.config == model.config
+    x = torch.rand(1, 3, 16, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+    assert torch.load(path, weights_only=True)["extra"] == {"epoch": 7}
+    into = load_checkpoint(path, build_model("lite", "baseline"))
+    torch.testing.assert_close(into.conv1.weight, model.conv1.weight)
+
+
+@pytest.mark.parametrize(
+    ("saved", "target"),
+    [(("lite", "multitask"), ("half", "multitask")), (("lite", "multitask"), ("lite", "plain"))],
+)
+def test_checkpoint_refuses_another_preset(tmp_path, saved, target):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(build_model(*saved), path)
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(path, build_model(*target))
+    message = str(info.value)
+    assert f"'{saved[0]}' (arch {saved[1]}" in message
+    assert f"'{target[0]}' (arch {target[1]}" in message
+
+
+def test_checkpoint_refuses_another_configuration_of_the_same_preset(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(build_model("lite"), path)
+    expected = "the model is preset 'lite' (arch multitask, width 0.25, residual)"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_checkpoint(path, build_model("lite", residual=True))
+
+
+def test_checkpoint_with_wrong_shapes_names_the_first_misfit(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(build_model("lite"), path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["state_dict"]["conv1.weight"] = torch.zeros(1, 1, 3, 3)
+    torch.save(checkpoint, path)
+    with pytest.raises(ValueError, match="does not fit .*: size mismatch for conv1.weight"):
+        load_checkpoint(path)

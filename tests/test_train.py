@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from svrnn_lite import train as train_module
-from svrnn_lite.checkpoint import safe_load
+from svrnn_lite.checkpoint import load_checkpoint, safe_load
 from svrnn_lite.data import PairDataset, gopro_pairs, random_crop_batch
-from svrnn_lite.models import build_model, load_checkpoint
+from svrnn_lite.models import build_model
 from svrnn_lite.synth import write_dataset
 from svrnn_lite.train import TrainConfig, TrainingDiverged, train
 
