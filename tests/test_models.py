@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from svrnn_lite.cost import count_parameters, flops_per_image, layer_table
 from svrnn_lite.layers import down, pad_to_multiple
-from svrnn_lite.model_config import ARCHS, PRESET_WIDTHS
-from svrnn_lite.models import MultiTaskSVRNN, PlainUNet, SVRNNBaseline, build_model
+from svrnn_lite.model_config import ARCHS, PRESET_WIDTHS, ModelConfig
+from svrnn_lite.models import NETWORKS, MultiTaskSVRNN, PlainUNet, SVRNNBaseline, build_model
 from svrnn_lite.spatial_rnn import SpatialRNN
 
 # Figure 2 of the paper, typed in from the figure: layer -> (input channels, output channels,
@@ -276,3 +276,67 @@ def test_down_is_2x2_max_pooling():
     down(x).sum().backward()  # each window passes its gradient to its maximum
     expected = torch.autograd.grad(F.max_pool2d(x, 2).sum(), x)[0]
     torch.testing.assert_close(x.grad, expected)
+
+
+def test_a_network_is_built_from_its_config_and_keeps_it():
+    for arch, cls in NETWORKS.items():
+        config = ModelConfig(arch, 0.3, residual=True, negative_slope=0.2)
+        model = build_model(config)
+        assert type(model) is cls and cls.arch == arch
+        assert model.config == config and model.residual and model.negative_slope == 0.2
+        assert cls(0.3, residual=True, negative_slope=0.2).config == config
+    assert sorted(NETWORKS) == sorted(ARCHS)
+
+
+def test_the_name_is_the_preset_of_the_width():
+    for preset, width in PRESET_WIDTHS.items():
+        assert ModelConfig("plain", width).name == preset
+        assert build_model(preset).config == ModelConfig.from_preset(preset)
+    assert ModelConfig(width=0.3).name == "width=0.3"
+    # a stored name is worked out again from the width, never taken as a setting
+    stored = {"name": "lite", "arch": "multitask", "width": 0.25, "residual": False}
+    assert ModelConfig.from_dict(stored) == ModelConfig(width=0.25)
+    assert list(ModelConfig().to_dict()) == ["name", "arch", "width", "residual", "negative_slope"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"arch": "transformer"}, "arch must be one of"),
+        ({"width": -1.0}, "width must be a positive number"),
+        ({"width": float("nan")}, "width must be a positive number"),
+        ({"width": "0.25"}, "width must be a positive number"),
+        ({"residual": "yes"}, "residual must be True or False"),
+        ({"negative_slope": None}, "negative_slope must be a number"),
+    ],
+)
+def test_a_config_refuses_bad_settings(settings, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**settings)
+
+
+def test_build_model_with_a_config_takes_no_other_settings():
+    with pytest.raises(ValueError, match="takes no arch or options"):
+        build_model(ModelConfig(), residual=True)
+
+
+@pytest.mark.parametrize(
+    ("arch", "skip"), [("multitask", "conv6"), ("plain", "conv6"), ("baseline", "conv7")]
+)
+def test_the_shared_unet_takes_each_networks_own_decoder_skip(arch, skip):
+    model = build_model("lite", arch)
+    seen = {}
+    hook = getattr(model, skip).register_forward_hook
+    hook(lambda m, i, o: seen.update(skip=F.leaky_relu(o, model.negative_slope)))  # before act
+    model.conv11.register_forward_pre_hook(lambda m, args: seen.update(conv11_in=args[0]))
+    with torch.no_grad():
+        model(torch.rand(1, 3, 16, 24))
+    n = seen["skip"].shape[1]
+    torch.testing.assert_close(seen["conv11_in"][:, -n:], seen["skip"])
+
+
+def test_layer_table_refuses_a_size_that_is_not_a_whole_number():
+    with pytest.raises(ValueError, match="whole numbers"):
+        layer_table(build_model("lite"), 720.5, 1280)
+    with pytest.raises(ValueError, match="positive"):
+        layer_table(build_model("lite"), 0, 1280)

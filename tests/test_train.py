@@ -90,6 +90,11 @@ def test_the_moving_average_is_what_validation_scores_and_load_checkpoint_return
 ):
     result = train(config(dataset, tmp_path / "run", ema=0.9), log=quiet)
     saved = safe_load(result["checkpoint"])
+    # the format a later version must resume from (tests/test_checkpoint.py pins every kind)
+    assert list(saved) == [
+        "ema_state_dict", "config", "state_dict", "optimizer", "step", "train_config",
+        "torch_rng", "history",
+    ]  # fmt: skip
     raw, average = saved["state_dict"], saved["ema_state_dict"]
     assert any(not torch.equal(raw[k], average[k]) for k in raw)
     loaded = load_checkpoint(result["checkpoint"]).state_dict()
