@@ -5,7 +5,7 @@ plain = no RNN) this times inference on one image (one process, ``torch.inferenc
 warm-up run, then ``--runs`` timed runs) and sets the model's rate against the best rate a single
 conv reaches on the same machine at the same moment:
 
-    model rate = conv_flops(model) / time,    ratio = model rate / reference conv rate
+    model rate = flops_per_image(model) / time,    ratio = model rate / reference conv rate
 
 The reference conv is the fastest of the distinct large convs of the paper model at their 720p
 shapes (found by a sweep at the start). The CPU is shared with other jobs, which can double a
@@ -42,7 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from svrnn_lite.models import ARCHS, PRESET_WIDTHS, build_model, conv_flops, layer_table
+from svrnn_lite.cost import flops_per_image, layer_table
+from svrnn_lite.model_config import ARCHS, PRESET_WIDTHS
+from svrnn_lite.models import build_model
 from svrnn_lite.runtime import tune_malloc
 from svrnn_lite.spatial_rnn import SpatialRNN
 
@@ -171,7 +173,7 @@ def main(argv=None) -> None:
         for arch in args.archs.split(","):
             print(f"timing {preset} {arch} ...", flush=True)
             model, pairs, layer_times = time_model(preset, arch, size, args.runs, fmt, reference)
-            flops = conv_flops(model, size[1], size[0])
+            flops = flops_per_image(model, size[1], size[0])
             best_reference = max(best_reference, *(r for r, _ in pairs))
             results.append((preset, arch, flops, pairs, layer_times))
             if args.layers:

@@ -50,7 +50,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from svrnn_lite.models import MULTIPLE, build_model, layer_table
+from svrnn_lite.cost import layer_table
+from svrnn_lite.layers import MULTIPLE
+from svrnn_lite.models import build_model
 from svrnn_lite.runtime import tune_malloc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

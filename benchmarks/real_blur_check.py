@@ -37,13 +37,13 @@ import numpy as np
 
 from svrnn_lite import load_pretrained
 from svrnn_lite.atomic import atomic_path
+from svrnn_lite.checkpoint import load_checkpoint
 from svrnn_lite.data import IMAGE_SUFFIXES, PairDataset
 from svrnn_lite.evaluate import evaluate
 from svrnn_lite.frames import average_window, frame_windows
 from svrnn_lite.images import load_image, save_image
 from svrnn_lite.inference import deblur
 from svrnn_lite.metrics import CONVENTION
-from svrnn_lite.models import load_checkpoint
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "realblur"
 FRAMES = "gopro_frames/GOPR0477_11_00"

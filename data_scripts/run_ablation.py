@@ -35,11 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from svrnn_lite.checkpoint import safe_load
+from svrnn_lite.checkpoint import load_checkpoint, safe_load
+from svrnn_lite.cost import count_parameters, flops_per_image
 from svrnn_lite.data import PairDataset, SyntheticPairs, gopro_pairs, random_crop_batch
 from svrnn_lite.evaluate import cpu_seconds_per_frame, evaluate
 from svrnn_lite.metrics import CONVENTION
-from svrnn_lite.models import conv_flops, count_parameters, load_checkpoint
 from svrnn_lite.runtime import tune_malloc
 from svrnn_lite.train import CHECKPOINT, TrainConfig, train
 
@@ -171,7 +171,7 @@ def score_arms(
                 "model": models[arch].config.describe(),
                 "steps": int(checkpoint["step"]),
                 "params": count_parameters(models[arch]),
-                "gflop_per_frame": conv_flops(models[arch], height, width) / 1e9,
+                "gflop_per_frame": flops_per_image(models[arch], height, width) / 1e9,
                 "cpu_seconds_per_frame": seconds[arch],
                 "train_seconds_per_step": step_seconds[arch],
                 "psnr": psnr,

@@ -150,9 +150,9 @@ def _from_campaign(weights: Path) -> bool:
 
 def export(run: Path, data: list[Path]) -> int:
     """Score the phase, write the shipped weights with their record and the learning curve."""
+    from svrnn_lite.checkpoint import load_checkpoint
     from svrnn_lite.data import PairDataset, SyntheticPairs, gopro_pairs
     from svrnn_lite.evaluate import evaluate, summarise
-    from svrnn_lite.models import load_checkpoint
     from svrnn_lite.pretrained import export_pretrained
 
     sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -58,7 +58,7 @@ def _model_options(parser) -> None:
 
 
 def _load_model(args):
-    from svrnn_lite.models import load_checkpoint
+    from svrnn_lite.checkpoint import load_checkpoint
     from svrnn_lite.pretrained import load_pretrained
 
     if args.checkpoint is not None:

@@ -29,7 +29,13 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from svrnn_lite.checkpoint import atomic_save, safe_load
+from svrnn_lite.checkpoint import (
+    TRAINING_KEYS,
+    load_checkpoint,
+    read_checkpoint,
+    restore_training_state,
+    save_training_state,
+)
 from svrnn_lite.data import (
     MixedPairs,
     PairDataset,
@@ -39,7 +45,7 @@ from svrnn_lite.data import (
     random_crop_batch,
 )
 from svrnn_lite.metrics import psnr
-from svrnn_lite.models import ModelConfig, build_model, load_checkpoint
+from svrnn_lite.models import build_model
 
 CHECKPOINT = "last.pt"
 # settings that may differ between a run and its resumption without changing the result
@@ -427,19 +433,14 @@ def update_average(average: torch.nn.Module, model: torch.nn.Module, decay: floa
 
 
 def _save(path, cfg, model, optimizer, step, history, average=None) -> None:
-    extra = {} if average is None else {"ema_state_dict": average.state_dict()}
-    atomic_save(
-        {
-            **extra,
-            "config": asdict(model.config),
-            "state_dict": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "train_config": asdict(cfg),
-            "torch_rng": torch.get_rng_state(),
-            "history": history,
-        },
+    save_training_state(
         path,
+        model,
+        optimizer,
+        step=step,
+        history=history,
+        train_config=asdict(cfg),
+        average=average,
     )
     with open(path.parent / "log.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, ["step", "loss", "psnr", "lr", "val_psnr", "cpu_s"])
@@ -450,8 +451,8 @@ def _save(path, cfg, model, optimizer, step, history, average=None) -> None:
 def _restore(path, cfg, model, optimizer, average=None) -> tuple[int, list]:
     if not path.exists():
         raise FileNotFoundError(f"nothing to resume: no checkpoint {path}")
-    checkpoint = safe_load(path, required=("config", "state_dict", "optimizer", "train_config"))
-    saved = checkpoint["train_config"]
+    checkpoint = read_checkpoint(path, required=TRAINING_KEYS)
+    saved = checkpoint.contents["train_config"]
     changed = sorted(
         f.name
         for f in fields(cfg)
@@ -460,14 +461,7 @@ def _restore(path, cfg, model, optimizer, average=None) -> tuple[int, list]:
     if changed:
         diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in changed)
         raise ValueError(f"cannot resume {path}: the run was started with other settings ({diffs})")
-    if ModelConfig(**checkpoint["config"]) != model.config:
-        raise ValueError(f"cannot resume {path}: it holds another model")
-    model.load_state_dict(checkpoint["state_dict"])
-    if average is not None:
-        average.load_state_dict(checkpoint.get("ema_state_dict", checkpoint["state_dict"]))
-    optimizer.load_state_dict(checkpoint["optimizer"])
-    torch.set_rng_state(checkpoint["torch_rng"])
-    return int(checkpoint["step"]), list(checkpoint["history"])
+    return restore_training_state(checkpoint, model, optimizer, average)
 
 
 @contextlib.contextmanager

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from svrnn_lite.checkpoint import safe_load
+from svrnn_lite.checkpoint import load_checkpoint, safe_load
+from svrnn_lite.cost import count_parameters, flops_per_image
 from svrnn_lite.data import PairDataset, gopro_pairs
 from svrnn_lite.metrics import psnr, ssim
-from svrnn_lite.models import build_model, conv_flops, count_parameters, load_checkpoint
+from svrnn_lite.models import build_model
 from svrnn_lite.synth import write_dataset
 
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "run_ablation.py"
@@ -84,7 +85,7 @@ def test_costs_match_the_models(finished):
     for arm in results["arms"]:
         model = build_model("lite", arch=arm["arch"], residual=True)
         assert arm["params"] == count_parameters(model)
-        assert math.isclose(arm["gflop_per_frame"], conv_flops(model, HEIGHT, WIDTH) / 1e9)
+        assert math.isclose(arm["gflop_per_frame"], flops_per_image(model, HEIGHT, WIDTH) / 1e9)
         assert 0 < arm["cpu_seconds_per_frame"] < math.inf
         assert 0 < arm["train_seconds_per_step"] < math.inf
 

@@ -186,7 +186,8 @@ def test_a_small_tile_gets_a_fitting_overlap(workspace, capsys):
 
 
 def test_a_checkpoint_of_another_preset_is_refused_by_name(workspace, tmp_path):
-    from svrnn_lite.models import build_model, load_checkpoint
+    from svrnn_lite.checkpoint import load_checkpoint
+    from svrnn_lite.models import build_model
 
     with pytest.raises(ValueError, match="preset 'lite'.*preset 'half'"):
         load_checkpoint(workspace["checkpoint"], build_model("half"))

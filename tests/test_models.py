@@ -1,27 +1,16 @@
-"""Tests of svrnn_lite.models: Figure 2 layer by layer, presets, ablation arms, checkpoints."""
+"""The networks (svrnn_lite.models, layers, model_config): Figure 2 layer by layer, presets,
+ablation arms, and their cost (svrnn_lite.cost)."""
 
 import math
-import re
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from svrnn_lite.models import (
-    ARCHS,
-    PRESET_WIDTHS,
-    MultiTaskSVRNN,
-    PlainUNet,
-    SVRNNBaseline,
-    build_model,
-    conv_flops,
-    count_parameters,
-    down,
-    layer_table,
-    load_checkpoint,
-    pad_to_multiple,
-    save_checkpoint,
-)
+from svrnn_lite.cost import count_parameters, flops_per_image, layer_table
+from svrnn_lite.layers import down, pad_to_multiple
+from svrnn_lite.model_config import ARCHS, PRESET_WIDTHS, ModelConfig
+from svrnn_lite.models import NETWORKS, MultiTaskSVRNN, PlainUNet, SVRNNBaseline, build_model
 from svrnn_lite.spatial_rnn import SpatialRNN
 
 # Figure 2 of the paper, typed in from the figure: layer -> (input channels, output channels,
@@ -90,7 +79,7 @@ def test_paper_flops_at_720p_from_the_table():
     h, w = 720, 1280
     convs = sum(2 * 9 * ci * co * (h // d) * (w // d) for ci, co, d in FIGURE_2.values())
     scans = 4 * 128 * (h // 2) * (w // 2) * 4  # 4 blocks, 128 output channels, 4 FLOP each
-    assert conv_flops(build_model("paper"), h, w) == convs + scans
+    assert flops_per_image(build_model("paper"), h, w) == convs + scans
     assert round(convs / 1e9) == 1489  # REFERENCE.md section 5
     table = {row.name: row for row in layer_table(build_model("paper"), h, w)}
     top_two = sorted(table.values(), key=lambda r: r.flops)[-2:]
@@ -240,35 +229,6 @@ def test_leaky_relu_slope_is_used():
     torch.testing.assert_close(a.act(c1.clone()), F.leaky_relu(c1, 0.1))
 
 
-def test_checkpoint_round_trip(tmp_path):
-    torch.manual_seed(0)
-    model = build_model("lite", "baseline")
-    path = tmp_path / "baseline_lite.pt"
-    save_checkpoint(model, path, extra={"epoch": 7})
-    loaded = load_checkpoint(path)
-    assert type(loaded) is SVRNNBaseline and loaded.config == model.config
-    x = torch.rand(1, 3, 16, 24)
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(x), model(x))
-    assert torch.load(path, weights_only=True)["extra"] == {"epoch": 7}
-    into = load_checkpoint(path, build_model("lite", "baseline"))
-    torch.testing.assert_close(into.conv1.weight, model.conv1.weight)
-
-
-@pytest.mark.parametrize(
-    ("saved", "target"),
-    [(("lite", "multitask"), ("half", "multitask")), (("lite", "multitask"), ("lite", "plain"))],
-)
-def test_checkpoint_refuses_another_preset(tmp_path, saved, target):
-    path = tmp_path / "ckpt.pt"
-    save_checkpoint(build_model(*saved), path)
-    with pytest.raises(ValueError) as info:
-        load_checkpoint(path, build_model(*target))
-    message = str(info.value)
-    assert f"'{saved[0]}' (arch {saved[1]}" in message
-    assert f"'{target[0]}' (arch {target[1]}" in message
-
-
 def test_every_arch_and_preset_builds_with_its_name():
     for arch in ARCHS:
         for preset, width in PRESET_WIDTHS.items():
@@ -306,15 +266,7 @@ def test_layer_table_rescales_exactly():
     feat1 = next(r for r in rows if r.name == "feat1")
     assert feat1.flops == 2 * 3 * 11 * 11 * model.feat1.out_channels * 40 * 56
     assert sum(r.params for r in rows) == count_parameters(model)
-    assert math.isclose(conv_flops(model, 37, 53), sum(r.flops for r in rows))
-
-
-def test_checkpoint_refuses_another_configuration_of_the_same_preset(tmp_path):
-    path = tmp_path / "ckpt.pt"
-    save_checkpoint(build_model("lite"), path)
-    expected = "the model is preset 'lite' (arch multitask, width 0.25, residual)"
-    with pytest.raises(ValueError, match=re.escape(expected)):
-        load_checkpoint(path, build_model("lite", residual=True))
+    assert math.isclose(flops_per_image(model, 37, 53), sum(r.flops for r in rows))
 
 
 def test_down_is_2x2_max_pooling():
@@ -326,11 +278,65 @@ def test_down_is_2x2_max_pooling():
     torch.testing.assert_close(x.grad, expected)
 
 
-def test_checkpoint_with_wrong_shapes_names_the_first_misfit(tmp_path):
-    path = tmp_path / "ckpt.pt"
-    save_checkpoint(build_model("lite"), path)
-    checkpoint = torch.load(path, weights_only=True)
-    checkpoint["state_dict"]["conv1.weight"] = torch.zeros(1, 1, 3, 3)
-    torch.save(checkpoint, path)
-    with pytest.raises(ValueError, match="does not fit .*: size mismatch for conv1.weight"):
-        load_checkpoint(path)
+def test_a_network_is_built_from_its_config_and_keeps_it():
+    for arch, cls in NETWORKS.items():
+        config = ModelConfig(arch, 0.3, residual=True, negative_slope=0.2)
+        model = build_model(config)
+        assert type(model) is cls and cls.arch == arch
+        assert model.config == config and model.residual and model.negative_slope == 0.2
+        assert cls(0.3, residual=True, negative_slope=0.2).config == config
+    assert sorted(NETWORKS) == sorted(ARCHS)
+
+
+def test_the_name_is_the_preset_of_the_width():
+    for preset, width in PRESET_WIDTHS.items():
+        assert ModelConfig("plain", width).name == preset
+        assert build_model(preset).config == ModelConfig.from_preset(preset)
+    assert ModelConfig(width=0.3).name == "width=0.3"
+    # a stored name is worked out again from the width, never taken as a setting
+    stored = {"name": "lite", "arch": "multitask", "width": 0.25, "residual": False}
+    assert ModelConfig.from_dict(stored) == ModelConfig(width=0.25)
+    assert list(ModelConfig().to_dict()) == ["name", "arch", "width", "residual", "negative_slope"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"arch": "transformer"}, "arch must be one of"),
+        ({"width": -1.0}, "width must be a positive number"),
+        ({"width": float("nan")}, "width must be a positive number"),
+        ({"width": "0.25"}, "width must be a positive number"),
+        ({"residual": "yes"}, "residual must be True or False"),
+        ({"negative_slope": None}, "negative_slope must be a number"),
+    ],
+)
+def test_a_config_refuses_bad_settings(settings, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**settings)
+
+
+def test_build_model_with_a_config_takes_no_other_settings():
+    with pytest.raises(ValueError, match="takes no arch or options"):
+        build_model(ModelConfig(), residual=True)
+
+
+@pytest.mark.parametrize(
+    ("arch", "skip"), [("multitask", "conv6"), ("plain", "conv6"), ("baseline", "conv7")]
+)
+def test_the_shared_unet_takes_each_networks_own_decoder_skip(arch, skip):
+    model = build_model("lite", arch)
+    seen = {}
+    hook = getattr(model, skip).register_forward_hook
+    hook(lambda m, i, o: seen.update(skip=F.leaky_relu(o, model.negative_slope)))  # before act
+    model.conv11.register_forward_pre_hook(lambda m, args: seen.update(conv11_in=args[0]))
+    with torch.no_grad():
+        model(torch.rand(1, 3, 16, 24))
+    n = seen["skip"].shape[1]
+    torch.testing.assert_close(seen["conv11_in"][:, -n:], seen["skip"])
+
+
+def test_layer_table_refuses_a_size_that_is_not_a_whole_number():
+    with pytest.raises(ValueError, match="whole numbers"):
+        layer_table(build_model("lite"), 720.5, 1280)
+    with pytest.raises(ValueError, match="positive"):
+        layer_table(build_model("lite"), 0, 1280)

@@ -70,3 +70,13 @@ def test_it_deblurs_real_gopro_frames_it_never_saw(shipped):
     rows = evaluate(shipped, [average_window(files, first, n) for first, n in windows])
     gains = np.array([r["psnr"] - r["psnr_blurry"] for r in rows])
     assert gains.mean() > 0.2 and (gains > 0).all(), gains
+
+
+def test_the_shipped_file_is_read_once(monkeypatch):
+    from svrnn_lite import checkpoint
+
+    reads = []
+    real = checkpoint.safe_load
+    monkeypatch.setattr(checkpoint, "safe_load", lambda *a, **k: reads.append(a) or real(*a, **k))
+    model = load_pretrained("lite")
+    assert len(reads) == 1 and model.pretrained_info["steps"] > 0

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from svrnn_lite import train as train_module
-from svrnn_lite.checkpoint import safe_load
+from svrnn_lite.checkpoint import load_checkpoint, safe_load
 from svrnn_lite.data import PairDataset, gopro_pairs, random_crop_batch
-from svrnn_lite.models import build_model, load_checkpoint
+from svrnn_lite.models import build_model
 from svrnn_lite.synth import write_dataset
 from svrnn_lite.train import TrainConfig, TrainingDiverged, train
 
@@ -90,6 +90,11 @@ def test_the_moving_average_is_what_validation_scores_and_load_checkpoint_return
 ):
     result = train(config(dataset, tmp_path / "run", ema=0.9), log=quiet)
     saved = safe_load(result["checkpoint"])
+    # the format a later version must resume from (tests/test_checkpoint.py pins every kind)
+    assert list(saved) == [
+        "ema_state_dict", "config", "state_dict", "optimizer", "step", "train_config",
+        "torch_rng", "history",
+    ]  # fmt: skip
     raw, average = saved["state_dict"], saved["ema_state_dict"]
     assert any(not torch.equal(raw[k], average[k]) for k in raw)
     loaded = load_checkpoint(result["checkpoint"]).state_dict()
