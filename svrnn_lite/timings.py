@@ -82,7 +82,7 @@ NAFNET = Published("NAFNet-w32 (not in Table 1)", 32.87, 0.960, None, "nafnet-w3
 OUR_PRESETS = {"half": "our half preset (width 0.5)", "lite": "our lite preset (width 0.25)"}
 PRESETS = ("paper", "half", "lite")
 ARCH_NAMES = {"multitask": "multi-task", "baseline": "SVRNN baseline", "plain": "plain UNet"}
-REQUIRED = ("machine", "image", "runs", "results")
+REQUIRED = ("machine", "image", "runs", "results", "provisional", "reference_conv", "load_average")
 
 
 def load(path: str | Path) -> dict:
@@ -308,8 +308,18 @@ def plot_quality_vs_time(run: dict, ax=None, lite_quality: tuple[float, str] | N
             drawn_published = True
             ax.plot(r.published_s, r.psnr, "o", mfc="none", color=colour, ms=7, label=pub_label)
             ax.plot([r.published_s, r.measured_s], [r.psnr, r.psnr], color=colour, lw=0.6)
-        ax.annotate(r.method, (r.measured_s, r.psnr), fontsize=7, xytext=(5, 4),
-                    textcoords="offset points")  # fmt: skip
+        if r.method == "multi-task (batch 20)":
+            continue  # one label for both batch sizes, at batch 32's point
+        name = "multi-task (batch 32, 20)" if r.method == "multi-task (batch 32)" else r.method
+        left = r.method == "SVRNN"  # between DeblurGAN and multi-task: label on the left
+        ax.annotate(
+            name,
+            (r.measured_s, r.psnr),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(-6, -3) if left else (5, 4),
+            ha="right" if left else "left",
+        )
     if "half" in results:
         ax.axvline(results["half"]["median_s"], color="C1", ls=":", lw=1)
         ax.annotate("half preset (no GoPro score)", (results["half"]["median_s"], 0.02),

@@ -4,6 +4,7 @@ A small run is made up here, with round numbers, so every ratio and verdict can 
 hand; the last tests read the stored run the chapters read."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -251,3 +252,29 @@ def test_the_stored_run_times_every_method_and_names_its_machine():
     assert timings.table1_markdown(stored).count("\n") == 13
     assert all(holds is not None for _, holds in timings.targets(stored))
     assert timings.presets_markdown(stored).count("\n") == 10
+
+
+def test_the_readme_points_to_the_one_table_and_the_command_that_remakes_it():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "book/chapters/data/peers.json" in readme
+    command = ".venv/bin/python benchmarks/bench_peers.py --json book/chapters/data/peers.json"
+    assert command in readme
+    for name in ("04_multitask_unet", "06_evaluation"):  # the chapters that quote CPU times
+        path = REPO / "book" / "chapters" / f"{name}.ipynb"
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        text = "".join("".join(cell["source"]) for cell in cells)
+        assert command in text and 'timings.load("data/peers.json")' in text, name
+
+
+@pytest.mark.parametrize("name", ["04_multitask_unet", "06_evaluation"])
+def test_the_chapters_type_no_measured_time_and_no_cpu_name(name):
+    """Measured seconds and the machine's name are printed from the stored run; the prose may
+    only quote the paper's own CPU times (and name the paper's CPU)."""
+    path = REPO / "book" / "chapters" / f"{name}.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    published = {p.cpu_s for p in timings.TABLE_1}
+    quoted = {float(m) for m in re.findall(r"(\d+(?:\.\d+)?) ?s\b", prose)}
+    assert quoted <= published, f"{name}: times typed into the text: {quoted - published}"
+    machines = re.findall(r"Xeon|EPYC|Intel|AMD|AVX[-\d]*|Ryzen(?!\s+5\s+5600X)", prose)
+    assert machines == [], f"{name}: a CPU named in the text, not from the stored run"
