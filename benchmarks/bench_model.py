@@ -17,6 +17,11 @@ Forward hooks time the RNN scans (rnn1 ... rnn4) and, with ``--layers``, every l
 issue 5: paper preset >= 90% of the best-conv rate with the RNN cascade <= 3% of the time; lite
 <= 1.0 s per 720p frame.
 
+The book quotes no time from this script: its one stored table of CPU times,
+``book/chapters/data/peers.json``, is written by ``bench_peers.py``, which times these networks
+with the same protocol (and this script's helpers) next to the paper's peers. Use this one for a
+quick look, the per-layer times (``--layers``), the allocator (``--malloc``) or NHWC.
+
 Large fresh tensors are page-faulted in at a few GB/s, and glibc's malloc hands big blocks back to
 the OS as soon as they are freed; ``--malloc tuned`` (the default) tells glibc through ``mallopt``
 to serve large blocks from its heap and never trim it, so later runs reuse the pages.

@@ -11,8 +11,9 @@ code, with random weights:
 - ``MPRNet``: MPRNet, deblurring configuration (Zamir et al., 2021);
 - ``NAFNet``: NAFNet width 32, the GoPro configuration with TLC pooling (Chen et al., 2022);
 
-and times them side by side with ``build_model("paper" | "half" | "lite")`` (the multi-task
-network) and ``build_model("paper", arch="baseline")`` (SVRNN, Zhang et al. 2018).
+and times them side by side with svrnn_lite's networks: ``build_model(preset, arch)`` for the
+three width presets (paper, half, lite) of the multi-task network, the SVRNN baseline (Zhang et
+al. 2018; ``svrnn`` is the paper-width one) and the plain UNet without RNN.
 
 The protocol is that of ``bench_model.py``, whose helpers this script imports: glibc malloc tuned
 (``svrnn_lite.runtime.tune_malloc``), every thread of the machine, ``torch.inference_mode``, one
@@ -22,13 +23,21 @@ run from a slow model). The table gives the median and the minimum time, the med
 rate, and the ratio of each median to the paper preset's median. Each peer pads the image as its
 official test code does (DeblurGAN-v2 to a multiple of 32, DeblurGAN 4, MPRNet 8, NAFNet 16; our
 models pad to 8 themselves) and crops the output back; the padding is part of the timed call.
+In our networks every conv and RNN block is also timed with forward hooks (``layer_times_s``).
 
 "GMAC" is the multiply-adds of all convs at the (padded) image size, counted with forward hooks
 on a small probe image and scaled by the area (every layer works at a fixed fraction of it).
 
+``--json FILE`` stores everything: the machine (CPU model, physical cores, vector unit, threads,
+torch), the date, the command, the load average before and after, and per method the published
+scores, the counts, every run's time and its reference rate. The book quotes every CPU time from
+one such file, ``book/chapters/data/peers.json`` (read through ``svrnn_lite.timings``); a file
+from a smoke test (not 1280x720 with at least 3 runs) is marked ``"provisional": true``.
+
 Examples::
 
-    .venv/bin/python benchmarks/bench_peers.py                        # 720p, 3 runs each
+    # the stored run of the book (about 20 minutes on 2 cores; run it on an otherwise idle machine)
+    .venv/bin/python benchmarks/bench_peers.py --json book/chapters/data/peers.json
     .venv/bin/python benchmarks/bench_peers.py --quick                # 128x128, 1 run, < 1 min
     .venv/bin/python benchmarks/bench_peers.py --only nafnet-w32 paper --json peers.json
 """
@@ -36,6 +45,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import os
@@ -50,10 +60,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from svrnn_lite.cost import layer_table
+from svrnn_lite.cost import flops_per_image, layer_table
 from svrnn_lite.layers import MULTIPLE
 from svrnn_lite.models import build_model
 from svrnn_lite.runtime import tune_malloc
+from svrnn_lite.spatial_rnn import SpatialRNN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_model import ReferenceConv, find_reference_conv, timed
@@ -653,7 +664,9 @@ class Method(NamedTuple):
     ssim: float | None  # published GoPro SSIM
     cpu_s: float | None  # published CPU seconds per 1280x720 image (the paper's Table 1)
     params: int | None  # stated parameter count
-    params_source: str  # where that count comes from
+    params_source: str  # where that count comes from (for ours: what the network is)
+    preset: str | None = None  # ours: the width preset of build_model
+    arch: str | None = None  # ours: the architecture of build_model
 
 
 BY_HAND = "none published; added up by hand from the layer list of "
@@ -681,16 +694,31 @@ PEERS: dict[str, Method] = {
 count, its source). PSNR/SSIM/CPU s of the DeblurGANs and MPRNet are the paper's Table 1; NAFNet
 is not in it (PSNR/SSIM from the NAFNet paper and README: 32.87 / 0.9606)."""
 
+
+def ours(preset: str, arch: str, scores=(None, None, None), what: str = "") -> Method:
+    """One of svrnn_lite's networks, ``build_model(preset, arch)``."""
+    width = {"paper": "width 1", "half": "width 0.5", "lite": "width 0.25"}[preset]
+    what = what or {"multitask": "multi-task", "baseline": "SVRNN", "plain": "plain UNet"}[arch]
+    return Method(
+        lambda: build_model(preset, arch=arch), *scores, None, f"{what}, {width}", preset, arch
+    )
+
+
 OURS: dict[str, Method] = {
-    "paper": Method(lambda: build_model("paper"), 29.56, 0.943, 4.0, None, "multi-task, batch 32"),
-    "half": Method(lambda: build_model("half"), None, None, None, None, "multi-task, width 0.5"),
-    "lite": Method(lambda: build_model("lite"), None, None, None, None, "multi-task, width 0.25"),
-    "svrnn": Method(
-        lambda: build_model("paper", arch="baseline"), 29.19, 0.931, 4.0, None, "SVRNN baseline"
-    ),
+    "paper": ours("paper", "multitask", (29.56, 0.943, 4.0), "multi-task, batch 32"),
+    "half": ours("half", "multitask"),
+    "lite": ours("lite", "multitask"),
+    "svrnn": ours("paper", "baseline", (29.19, 0.931, 4.0), "SVRNN baseline"),
+    "half-svrnn": ours("half", "baseline"),
+    "lite-svrnn": ours("lite", "baseline"),
+    "paper-plain": ours("paper", "plain"),
+    "half-plain": ours("half", "plain"),
+    "lite-plain": ours("lite", "plain"),
 }
-"""svrnn_lite's networks, with the paper's Table 1 values for the multi-task net (batch 32) and
-the SVRNN baseline."""
+"""svrnn_lite's networks: the three width presets of the multi-task network, the SVRNN baseline
+and the plain UNet (no RNN) at each width, with the paper's Table 1 values for the multi-task net
+(batch 32) and the SVRNN baseline. Chapter *The multi-task UNet* tabulates all nine from the
+stored run, chapter *Evaluation* the paper-width ones and the multi-task presets."""
 
 METHODS = {**PEERS, **OURS}
 PAPER = "paper"  # the row the ratios refer to
@@ -745,17 +773,40 @@ def pick_reference(size: tuple[int, int], fmt) -> tuple[ReferenceConv, float]:
     return reference, rate
 
 
-def time_method(model: nn.Module, size, runs: int, reference: ReferenceConv):
-    """One warm-up run, then ``runs`` pairs (reference conv rate in GFLOP/s, model time in s)."""
+def time_method(model: nn.Module, size, runs: int, reference: ReferenceConv, layers=()):
+    """One warm-up run, then ``runs`` pairs (reference conv rate in GFLOP/s, model time in s).
+
+    Every module of one of the types ``layers`` is also timed with forward hooks (its wall time,
+    pre-hook to hook): the second value returned maps its name to its time in each timed run.
+    """
     width, height = size
     image = torch.rand(1, 3, height, width)
+    names = {m: n for n, m in model.named_modules() if layers and isinstance(m, layers)}
+    layer_times: dict[str, list[float]] = {name: [] for name in names.values()}
+    started: dict[nn.Module, float] = {}
+
+    def pre(module, args) -> None:
+        started[module] = time.perf_counter()
+
+    def post(module, args, output) -> None:
+        layer_times[names[module]].append(time.perf_counter() - started[module])
+
+    handles = [m.register_forward_pre_hook(pre) for m in names]
+    handles += [m.register_forward_hook(post) for m in names]
 
     def run() -> None:
         with torch.inference_mode():
             model(image)
 
-    run()  # warm-up
-    return [(reference.rate(), timed(run)) for _ in range(runs)]
+    try:
+        run()  # warm-up
+        for times in layer_times.values():
+            times.clear()
+        pairs = [(reference.rate(), timed(run)) for _ in range(runs)]
+    finally:
+        for handle in handles:
+            handle.remove()
+    return pairs, layer_times
 
 
 def cpu_name() -> str:
@@ -769,10 +820,37 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_info() -> tuple[int | None, str | None]:
+    """Physical cores (distinct physical id / core id pairs) and the widest x86 vector unit
+    named in /proc/cpuinfo; ``None`` where it does not say (not Linux, not x86)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None, None
+    cores, flags, physical = set(), set(), "0"
+    for line in text.splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "physical id":
+            physical = value
+        elif key == "core id":
+            cores.add((physical, value))
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    simd = next(
+        (name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+         if flag in flags),
+        None,
+    )  # fmt: skip
+    return len(cores) or None, simd
+
+
 def machine() -> dict:
     """What the timings were measured on."""
+    cores, simd = cpu_info()
     return {
         "processor": cpu_name(),
+        "physical_cores": cores,
+        "simd": simd,
         "machine": platform.machine(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
@@ -817,6 +895,12 @@ def print_table(results: list[dict]) -> None:
     )
 
 
+def provisional(height: int, width: int, runs: int) -> bool:
+    """Whether a run is only a smoke test: Table 1 is one 1280x720 image, timed 3 times or more.
+    The chapters mark the tables of a provisional stored run as such."""
+    return (height, width) != (720, 1280) or runs < 3
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -829,7 +913,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="default: all")
     parser.add_argument("--quick", action="store_true", help="128x128, 1 run (a smoke test)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="store the results here")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+    command = " ".join(["benchmarks/bench_peers.py", *(argv if argv is not None else sys.argv[1:])])
     if args.quick:
         args.height, args.width, args.runs = 128, 128, 1
     if args.runs < 1 or args.height < 1 or args.width < 1:
@@ -838,10 +923,12 @@ def main(argv=None) -> list[dict]:
     torch.set_num_threads(args.threads)
     tuned = tune_malloc()
     t_start = time.perf_counter()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = os.getloadavg()[0]
     print(
         f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads, image "
         f"{args.width}x{args.height}, malloc {'tuned' if tuned else 'default'}, {args.runs} "
-        f"timed run(s) each, load average at start {os.getloadavg()[0]:.1f}"
+        f"timed run(s) each, load average at start {load_start:.1f}"
     )
     reference, rate = pick_reference(size, torch.contiguous_format)
     print(f"reference conv: {reference.label}, {rate:.0f} GFLOP/s in the sweep")
@@ -852,39 +939,55 @@ def main(argv=None) -> list[dict]:
         print(f"timing {name} ...", flush=True)
         torch.manual_seed(0)
         model = method.build().eval()
-        pairs = time_method(model, size, args.runs, reference)
+        # ours: every conv and RNN block timed too (the layer breakdown of chapter 4)
+        layers = (nn.Conv2d, SpatialRNN) if method.preset else ()
+        pairs, layer_times = time_method(model, size, args.runs, reference, layers)
         times = [t for _, t in pairs]
+        gmac = conv_macs(model, args.height, args.width) / 1e9
+        flops = flops_per_image(model, args.height, args.width) if method.preset else 2e9 * gmac
         results.append(
             {
                 "name": name,
+                "preset": method.preset,
+                "arch": method.arch,
                 "params": count_params(model),
                 "stated_params": method.params,
                 "params_source": method.params_source,
                 "psnr": method.psnr,
                 "ssim": method.ssim,
                 "published_cpu_s": method.cpu_s,
-                "gmac": conv_macs(model, args.height, args.width) / 1e9,
+                "gmac": gmac,
+                "gflop": flops / 1e9,
                 "times_s": times,
                 "reference_gflops_per_run": [r for r, _ in pairs],
                 "median_s": statistics.median(times),
                 "min_s": min(times),
                 "reference_gflops": statistics.median(r for r, _ in pairs),
+                "layer_times_s": layer_times,
             }
         )
         del model
     print_table(results)
     total = time.perf_counter() - t_start
-    print(f"load average at end {os.getloadavg()[0]:.1f}; total benchmark time {total:.0f} s")
+    load_end = os.getloadavg()[0]
+    print(f"load average at end {load_end:.1f}; total benchmark time {total:.0f} s")
     if args.json:
         report = {
+            "provisional": provisional(args.height, args.width, args.runs),
+            "command": command,
+            "date": started.isoformat(timespec="seconds"),
             "machine": machine(),
             "image": {"height": args.height, "width": args.width},
             "runs": args.runs,
             "malloc_tuned": tuned,
             "reference_conv": reference.label,
+            "reference_gflops_sweep": rate,
+            "load_average": {"start": load_start, "end": load_end},
+            "total_s": total,
             "results": results,
         }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
         print(f"results written to {args.json}")
     return results
 

@@ -185,9 +185,48 @@ def test_quick_run_of_one_peer_prints_the_table_and_stores_json(tmp_path, capsys
     assert "3.31M" in row and "28.17" in row and "0.925" in row
     assert len(results) == 1 and results[0]["median_s"] > 0
     report = json.loads(out.read_text())
-    assert {"processor", "threads", "torch"} <= set(report["machine"])
+    machine = {"processor", "physical_cores", "simd", "cpu_count", "threads", "torch", "python"}
+    assert machine <= set(report["machine"])
     assert report["machine"]["threads"] == 1
-    assert report["results"][0]["params"] == BY_HAND["deblurgan-v2-mobilenet"]
+    assert report["provisional"] is True  # a smoke test is no Table 1
+    assert report["command"] == "benchmarks/bench_peers.py " + " ".join(argv)
+    assert report["date"].startswith("20") and report["total_s"] > 0
+    assert report["image"] == {"height": 128, "width": 128} and report["runs"] == 1
+    assert {"start", "end"} == set(report["load_average"])
+    row = report["results"][0]
+    assert row["params"] == BY_HAND["deblurgan-v2-mobilenet"]
+    assert (row["psnr"], row["ssim"], row["published_cpu_s"]) == (28.17, 0.925, 3.2)
+    assert row["preset"] is None and row["layer_times_s"] == {}  # a peer: no layer hooks
+    assert row["gflop"] == pytest.approx(2 * row["gmac"])
+    assert len(row["times_s"]) == len(row["reference_gflops_per_run"]) == 1
+
+
+def test_our_networks_are_stored_with_their_flops_and_layer_times(tmp_path, capsys):
+    out = tmp_path / "sub" / "peers.json"  # the folder is made
+    argv = ["--only", "lite-svrnn", "--height", "24", "--width", "40", "--runs", "2",
+            "--threads", "1", "--json", str(out)]  # fmt: skip
+    bench_peers.main(argv)
+    assert "image 40x24" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    (row,) = report["results"]
+    assert (row["preset"], row["arch"]) == ("lite", "baseline")
+    # conv FLOPs and scans at the image padded to 24 x 40 (a multiple of 8 already)
+    expected = bench_peers.flops_per_image(bench_peers.build_model("lite", arch="baseline"), 24, 40)
+    assert row["gflop"] == pytest.approx(expected / 1e9)
+    layers = row["layer_times_s"]
+    assert {"feat1", "feat2", "conv1", "conv14", "rnn1", "rnn4"} <= set(layers)
+    assert all(len(ts) == 2 for ts in layers.values())  # the timed runs, not the warm-up
+    for run, total in enumerate(row["times_s"]):
+        assert 0 < sum(ts[run] for ts in layers.values()) < total
+    assert report["provisional"] is True  # not 1280x720
+
+
+def test_only_a_720p_run_of_three_runs_or_more_is_final():
+    assert not bench_peers.provisional(720, 1280, 3)
+    assert not bench_peers.provisional(720, 1280, 5)
+    assert bench_peers.provisional(720, 1280, 2)
+    assert bench_peers.provisional(128, 128, 3)
+    assert bench_peers.provisional(1280, 720, 3)  # height first
 
 
 def test_an_unknown_method_is_refused(capsys):
