@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from svrnn_lite.checkpoint import CheckpointError, atomic_save, safe_load
-from svrnn_lite.spatial_rnn import SpatialRNN
+from svrnn_lite.spatial_rnn import HALF_PRECISION, SpatialRNN
 
 NEGATIVE_SLOPE = 0.1  # LeakyReLU slope of the SVRNN code; the paper does not state its own
 MULTIPLE = 8  # three 2x2 poolings: H and W are padded to a multiple of 8
@@ -131,6 +131,29 @@ def cat(*xs: torch.Tensor) -> torch.Tensor:
     Explained in chapter *The multi-task UNet*.
     """
     return torch.cat(xs, dim=1)
+
+
+def rnn_weights(head: nn.Conv2d, features: torch.Tensor) -> torch.Tensor:
+    """The RNN weights ``tanh(head(features))``, in (-1, 1), in float32 even under autocast.
+
+    A weight near 1 carries a feature far along a scan, and bfloat16 (what ``train --amp``
+    computes the convolutions in) cannot tell 0.999 from 1: near 1 its values are 2^-8 apart.
+    So this head runs in float32 whatever the autocast setting; without autocast it is plain
+    ``head(features).tanh()``. (The shipped lite model's weights all stay below 0.9 in
+    magnitude, so for it bfloat16 weights would do as well; a network that learns weights near
+    1, to carry features far, needs float32 ones.)
+
+    Examples
+    --------
+    >>> head = conv(4, 8)
+    >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+    ...     rnn_weights(head, torch.rand(1, 4, 8, 8)).dtype
+    torch.float32
+    """
+    if features.dtype in HALF_PRECISION:
+        features = features.float()
+    with torch.autocast(features.device.type, enabled=False):
+        return head(features).tanh_()  # tanh in place on the fresh conv output
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> torch.Tensor:
@@ -316,7 +339,7 @@ class MultiTaskSVRNN(nn.Module):
         conv12 = act(self.conv12(conv11))
         conv13 = act(self.conv13(cat(up(conv12), conv4)))
         if self.use_rnn:
-            conv14 = self.conv14(conv13).tanh_()  # RNN weights in (-1, 1), tanh in place
+            conv14 = rnn_weights(self.conv14, conv13)  # tanh: RNN weights in (-1, 1)
         conv15 = self.conv15(conv13)  # RNN features, linear
         # RNN cascade: block k filters with its own slice of conv14 (4 directions x conv15 channels)
         if self.use_rnn:
@@ -450,7 +473,7 @@ class SVRNNBaseline(nn.Module):
         conv11 = act(self.conv11(cat(up(conv10), conv7)))
         conv12 = act(self.conv12(conv11))
         conv13 = act(self.conv13(cat(up(conv12), conv4)))
-        conv14 = self.conv14(conv13).tanh_()
+        conv14 = rnn_weights(self.conv14, conv13)
         g1, g2, g3, g4 = conv14.chunk(N_BLOCKS, dim=1)
         # RNN cascade
         conv16 = act(self.conv16(self.rnn1(feat2, g1)))
