@@ -326,8 +326,7 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None) -> 
     return read_checkpoint(path).load_model(model)
 
 
-def save_training_state(
-    path: str | os.PathLike,
+def training_state(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     *,
@@ -335,13 +334,13 @@ def save_training_state(
     history: list[dict],
     train_config: dict,
     average: nn.Module | None = None,
-) -> None:
-    """Save everything a run needs to resume bit for bit (keys ``TRAINING_KEYS``).
+) -> dict:
+    """Everything a run needs to resume bit for bit, as a dict with the keys ``TRAINING_KEYS``
+    (and ``AVERAGE_KEY`` when the run keeps an average): what ``save_training_state`` writes,
+    and what rank 0 of a data-parallel run sends the other ranks.
 
     Parameters
     ----------
-    path : path
-        The checkpoint file (``last.pt`` of the run's folder).
     model, optimizer
         The network being trained (with its ``ModelConfig``) and its optimiser.
     step : int
@@ -355,29 +354,38 @@ def save_training_state(
 
     Examples
     --------
+    >>> model = build_model("lite")
+    >>> optimizer = torch.optim.Adam(model.parameters())
+    >>> list(training_state(model, optimizer, step=0, history=[], train_config={}))
+    ['config', 'state_dict', 'optimizer', 'step', 'train_config', 'torch_rng', 'history']
+    """
+    kept = {} if average is None else {AVERAGE_KEY: average.state_dict()}
+    return {
+        **kept,
+        "config": _config_of(model).to_dict(),
+        "state_dict": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "train_config": train_config,
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
+    }
+
+
+def save_training_state(path: str | os.PathLike, *args, **kwargs) -> None:
+    """Write ``training_state(*args, **kwargs)`` to ``path`` (``last.pt``), atomically.
+
+    Examples
+    --------
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "last.pt")
     >>> model = build_model("lite")
     >>> optimizer = torch.optim.Adam(model.parameters())
     >>> save_training_state(path, model, optimizer, step=0, history=[], train_config={})
-    >>> list(safe_load(path))
-    ['config', 'state_dict', 'optimizer', 'step', 'train_config', 'torch_rng', 'history']
+    >>> read_checkpoint(path, required=TRAINING_KEYS).contents["step"]
+    0
     """
-    config = _config_of(model)
-    kept = {} if average is None else {AVERAGE_KEY: average.state_dict()}
-    atomic_save(
-        {
-            **kept,
-            "config": config.to_dict(),
-            "state_dict": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "train_config": train_config,
-            "torch_rng": torch.get_rng_state(),
-            "history": history,
-        },
-        path,
-    )
+    atomic_save(training_state(*args, **kwargs), path)
 
 
 def restore_training_state(

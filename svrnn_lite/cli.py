@@ -8,6 +8,7 @@ with a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +42,9 @@ def _train(subparsers) -> None:
         help="train a model (resumable)",
         description="Train a deblurring network with Adam and an L2 (or per-crop PSNR) loss; a "
         "checkpoint is saved atomically every --val-every steps and on Ctrl-C, and --resume "
-        "continues it.",
+        "continues it. Started by torchrun (torchrun --nproc-per-node N -m svrnn_lite train "
+        "...), it trains data-parallel on N processes (one GPU each, or CPUs), --batch-size "
+        "crops per step between them.",
         epilog="Example: svrnn-lite train --data data/synthetic --preset lite --steps 2000 "
         "--out runs/lite",
     )
@@ -296,11 +299,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"svrnn-lite {args.command}: interrupted", file=sys.stderr)
+        print(f"{_program(args.command)}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (OSError, ValueError, RuntimeError) as error:
-        print(f"svrnn-lite {args.command}: error: {error}", file=sys.stderr)
+        print(f"{_program(args.command)}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _program(command: str, environ=None) -> str:
+    """``svrnn-lite COMMAND``, and under torchrun which process: ``svrnn-lite train [rank 1 of 2]``.
+
+    Examples
+    --------
+    >>> _program("train", {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
+    'svrnn-lite train [rank 1 of 2]'
+    >>> _program("train", {})
+    'svrnn-lite train'
+    """
+    environ = os.environ if environ is None else environ
+    world = environ.get("WORLD_SIZE", "1")
+    if world == "1" or "RANK" not in environ:
+        return f"svrnn-lite {command}"
+    return f"svrnn-lite {command} [rank {environ['RANK']} of {world}]"
 
 
 if __name__ == "__main__":

@@ -187,6 +187,20 @@ class PairDataset:
         blurred, sharp = self.stored(index)
         return as_float(blurred), as_float(sharp)
 
+    def image_shape(self, index: int) -> tuple[int, int]:
+        """``(height, width)`` of pair ``index``, from its sharp image's header (no decoding).
+
+        As :meth:`stored` will give it: an EXIF orientation that turns the image by a quarter
+        turn swaps the two.
+        """
+        if self._cache is not None and index in self._cache:
+            return self._cache[index][1].shape[:2]
+        with Image.open(self.pairs[index][1]) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112) in (5, 6, 7, 8):  # stored on its side
+                width, height = height, width
+        return height, width
+
     def stored(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Pair ``index`` as kept in memory: uint8 for 8-bit images, float32 otherwise."""
         if self._cache is not None and index in self._cache:
@@ -274,6 +288,11 @@ class MixedPairs:
         dataset, i = self._locate(index)
         return _stored(dataset, i)
 
+    def image_shape(self, index: int) -> tuple[int, int]:
+        """``(height, width)`` of pair ``index``, as cheaply as its dataset can tell."""
+        dataset, i = self._locate(index)
+        return _image_shape(dataset, i)
+
     def name(self, index: int) -> str:
         """The sharp image's path of pair ``index`` (for error messages)."""
         dataset, i = self._locate(index)
@@ -282,6 +301,12 @@ class MixedPairs:
 
 def _stored(pairs, index: int):
     return pairs.stored(index) if hasattr(pairs, "stored") else pairs[index]
+
+
+def _image_shape(pairs, index: int) -> tuple[int, int]:
+    if hasattr(pairs, "image_shape"):
+        return pairs.image_shape(index)
+    return _stored(pairs, index)[1].shape[:2]
 
 
 def _pair_name(pairs, index: int) -> str:
@@ -322,9 +347,17 @@ class SyntheticPairs:
         _, pair, _ = synth_pair(self.split, index, self.seed, self.size)
         return pair.blurred.astype(np.float32), pair.sharp.astype(np.float32)
 
+    def image_shape(self, index: int) -> tuple[int, int]:
+        """``(height, width)`` of pair ``index``, without synthesising it (``size`` or the
+        split's default size)."""
+        from svrnn_lite.synth import TEST_SIZE, TRAIN_SIZE
+
+        height, width = self.size or (TRAIN_SIZE if self.split == "train" else TEST_SIZE)
+        return height, width
+
 
 def random_crop_batch(
-    pairs, rng: np.random.Generator, batch_size: int, crop: int
+    pairs, rng: np.random.Generator, batch_size: int, crop: int, part: slice = slice(None)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A training batch: random pairs, one random ``crop`` x ``crop`` window each, random flips.
 
@@ -332,15 +365,20 @@ def random_crop_batch(
     ----------
     pairs : PairDataset, MixedPairs or SyntheticPairs
         Anything with ``len`` and ``[i] -> (blurred, sharp)``; its ``stored(i)``, when it has
-        one, gives the pair as kept in memory (uint8 or float32).
+        one, gives the pair as kept in memory (uint8 or float32), and its ``image_shape(i)``
+        the pair's ``(height, width)`` without reading the pixels.
     rng : numpy.random.Generator
         The only source of randomness, so a batch is fixed by the generator's seed.
     batch_size, crop : int
+    part : slice
+        Cut only these crops of the batch (a rank's share in data-parallel training,
+        :func:`svrnn_lite.distributed.batch_share`). The other crops are drawn all the same,
+        without reading their pixels, so crop ``i`` is the same whichever part asks for it.
 
     Returns
     -------
     blurred, sharp : torch.Tensor
-        float32, shape (batch_size, 3, crop, crop).
+        float32, shape (number of crops in ``part``, 3, crop, crop).
 
     Examples
     --------
@@ -348,22 +386,34 @@ def random_crop_batch(
     >>> blurred, sharp = random_crop_batch(pairs, np.random.default_rng(0), 2, 32)
     >>> tuple(blurred.shape), tuple(sharp.shape)
     ((2, 3, 32, 32), (2, 3, 32, 32))
+    >>> second, _ = random_crop_batch(pairs, np.random.default_rng(0), 2, 32, part=slice(1, 2))
+    >>> torch.equal(second[0], blurred[1])
+    True
 
     Explained in chapter *Training*.
     """
     blurred_batch, sharp_batch = [], []
-    for _ in range(batch_size):
+    cut = range(batch_size)[part]
+    for i in range(batch_size):
         index = int(rng.integers(len(pairs)))
-        blurred, sharp = _stored(pairs, index)  # cut first, convert only the window
-        height, width = sharp.shape[:2]
+        height, width = _image_shape(pairs, index)
         if height < crop or width < crop:
             raise crop_too_large(crop, _pair_name(pairs, index), width, height)
         top, left = int(rng.integers(height - crop + 1)), int(rng.integers(width - crop + 1))
+        flip_horizontally, flip_vertically = rng.random() < 0.5, rng.random() < 0.5
+        if i not in cut:  # another rank's crop
+            continue
+        blurred, sharp = _stored(pairs, index)  # cut first, convert only the window
+        if sharp.shape[:2] != (height, width):
+            raise ValueError(
+                f"{_pair_name(pairs, index)} is {sharp.shape[1]}x{sharp.shape[0]} pixels, "
+                f"though its header says {width}x{height}"
+            )
         window = (slice(top, top + crop), slice(left, left + crop))
         blurred, sharp = blurred[window], sharp[window]
-        if rng.random() < 0.5:  # horizontal flip
+        if flip_horizontally:
             blurred, sharp = blurred[:, ::-1], sharp[:, ::-1]
-        if rng.random() < 0.5:  # vertical flip
+        if flip_vertically:
             blurred, sharp = blurred[::-1], sharp[::-1]
         blurred_batch.append(as_float(blurred.transpose(2, 0, 1)))
         sharp_batch.append(as_float(sharp.transpose(2, 0, 1)))

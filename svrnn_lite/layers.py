@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from svrnn_lite.spatial_rnn import HALF_PRECISION
+
 NEGATIVE_SLOPE = 0.1  # LeakyReLU slope of the SVRNN code; the paper does not state its own
 MULTIPLE = 8  # three 2x2 poolings: H and W are padded to a multiple of 8
 
@@ -137,6 +139,29 @@ def cat(*xs: torch.Tensor) -> torch.Tensor:
     torch.Size([1, 5, 4, 4])
     """
     return torch.cat(xs, dim=1)
+
+
+def rnn_weights(head: nn.Conv2d, features: torch.Tensor) -> torch.Tensor:
+    """The RNN weights ``tanh(head(features))``, in (-1, 1), in float32 even under autocast.
+
+    A weight near 1 carries a feature far along a scan, and bfloat16 (what ``train --amp``
+    computes the convolutions in) cannot tell 0.999 from 1: near 1 its values are 2^-8 apart.
+    So this head runs in float32 whatever the autocast setting; without autocast it is plain
+    ``head(features).tanh()``. (The shipped lite model's weights all stay below 0.9 in
+    magnitude, so for it bfloat16 weights would do as well; a network that learns weights near
+    1, to carry features far, needs float32 ones.)
+
+    Examples
+    --------
+    >>> head = conv(4, 8)
+    >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+    ...     rnn_weights(head, torch.rand(1, 4, 8, 8)).dtype
+    torch.float32
+    """
+    if features.dtype in HALF_PRECISION:
+        features = features.float()
+    with torch.autocast(features.device.type, enabled=False):
+        return head(features).tanh_()  # tanh in place on the fresh conv output
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> torch.Tensor:

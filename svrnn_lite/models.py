@@ -37,6 +37,7 @@ from svrnn_lite.layers import (
     down,
     init_weights,
     pad_to_multiple,
+    rnn_weights,
     scaled,
     up,
 )
@@ -207,7 +208,7 @@ class MultiTaskSVRNN(Network):
         act = self.act
         # encoder and decoder (Network.unet) on the image padded to a multiple of 8
         conv1, conv13 = self.unet(pad_to_multiple(image))
-        conv14 = self.conv14(conv13).tanh_()  # RNN weights in (-1, 1), tanh in place
+        conv14 = rnn_weights(self.conv14, conv13)  # tanh: RNN weights in (-1, 1)
         conv15 = self.conv15(conv13)  # RNN features, linear
         # RNN cascade: block k filters with its own slice of conv14 (4 directions x conv15 channels)
         g1, g2, g3, g4 = conv14.chunk(N_BLOCKS, dim=1)
@@ -337,7 +338,7 @@ class SVRNNBaseline(Network):
         feat2 = self.feat2(feat1)  # RNN features at half resolution, linear
         # weight CNN
         _, conv13 = self.unet(x)
-        conv14 = self.conv14(conv13).tanh_()
+        conv14 = rnn_weights(self.conv14, conv13)
         g1, g2, g3, g4 = conv14.chunk(N_BLOCKS, dim=1)
         # RNN cascade
         conv16 = act(self.conv16(self.rnn1(feat2, g1)))

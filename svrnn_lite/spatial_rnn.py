@@ -20,7 +20,7 @@ from torch import nn
 
 from svrnn_lite.recursive import recursive_filter_reference, scan_backend
 
-__all__ = ["DIRECTIONS", "SpatialRNN"]
+__all__ = ["DIRECTIONS", "HALF_PRECISION", "SpatialRNN"]
 
 #: (name, axis of a (B, C, H, W) tensor, reverse) of each direction, in the order of the gates.
 DIRECTIONS = (
@@ -29,6 +29,10 @@ DIRECTIONS = (
     ("top->bottom", -2, False),
     ("bottom->top", -2, True),
 )
+
+
+#: The dtypes :class:`SpatialRNN` converts to float32 before it scans.
+HALF_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def _scan_views(t: torch.Tensor, axis: int) -> torch.Tensor:
@@ -127,8 +131,13 @@ class SpatialRNN(nn.Module):
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """Scan ``x`` (B, C, H, W) in four directions with gates ``g`` (B, 4C, H, W).
 
-        Returns the four outputs concatenated along channels, shape (B, 4C, H, W).
+        Returns the four outputs concatenated along channels, shape (B, 4C, H, W). Half-precision
+        inputs, as autocast makes them (``train --amp``), are scanned in float32 all the same:
+        the output is then float32, exactly the scan of the inputs converted to float32.
         """
+        if x.dtype in HALF_PRECISION or g.dtype in HALF_PRECISION:
+            with torch.autocast(x.device.type, enabled=False):
+                return self.forward(x.float(), g.float())
         c = _check_inputs(x, g)
         if self.reference:  # the definition: four recursive filters, concatenated
             gates = g.split(c, dim=1)

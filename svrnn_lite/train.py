@@ -6,6 +6,10 @@ the mean squared error between the network's output and the sharp crop, Adam; or
 choice of step ``t`` (which pairs, where to crop, which flips) comes from a generator seeded
 with ``(seed, t)``, so a run that is interrupted and resumed from its last checkpoint ends with
 exactly the same weights as one that ran straight through. Explained in chapter *Training*.
+
+The same loop trains data-parallel when ``torchrun`` starts it on several processes
+(:mod:`svrnn_lite.distributed`): each rank cuts its share of the same batches and rank 0 alone
+writes the run's files.
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from svrnn_lite import distributed
 from svrnn_lite.checkpoint import (
     TRAINING_KEYS,
+    Checkpoint,
     load_checkpoint,
     read_checkpoint,
     restore_training_state,
     save_training_state,
+    training_state,
 )
 from svrnn_lite.data import (
     MixedPairs,
@@ -45,6 +52,7 @@ from svrnn_lite.data import (
     random_crop_batch,
 )
 from svrnn_lite.metrics import psnr
+from svrnn_lite.model_config import ModelConfig
 from svrnn_lite.models import build_model
 
 CHECKPOINT = "last.pt"
@@ -77,7 +85,7 @@ class TrainConfig:
         "l2", "l2 (the paper: mean squared error), psnr (mean per-crop PSNR) or charbonnier"
     )
     steps: int = _option(2000, "optimisation steps")
-    batch_size: int = _option(8, "crops per step")
+    batch_size: int = _option(8, "crops per step (all processes together under torchrun)")
     crop: int = _option(128, "side of the random training crops, pixels")
     lr: float = _option(3e-4, "initial learning rate of Adam")
     schedule: str = _option("poly", "learning-rate decay: poly (the SVRNN code's) or cosine")
@@ -92,6 +100,9 @@ class TrainConfig:
     val_every: int = _option(250, "validate and save a checkpoint every this many steps")
     val_images: int = _option(4, "whole test images used for validation")
     seed: int = _option(0, "seed of the weights and of every batch")
+    amp: bool = _option(
+        False, "mixed precision: convolutions in bfloat16 (autocast), RNN weights and scans float32"
+    )
     out: str = _option("runs/lite", "output folder: last.pt, config.json, log.csv")
     threads: int = _option(0, "torch CPU threads (0: torch's default)")
     progress: bool = _option(True, "no progress bar (shown by default)")
@@ -278,6 +289,13 @@ def train(
 
     Explained in chapter *Training*.
 
+    Called on every rank of a process group (:func:`svrnn_lite.distributed.process_group`, which
+    ``torchrun ... -m svrnn_lite train`` sets up), it trains data-parallel: each rank trains on
+    its share of every batch of ``cfg.batch_size`` crops, the ranks' gradients are averaged at
+    every step, and rank 0 alone logs, validates and writes ``cfg.out``. The weights are those a
+    single process would reach, within float rounding, and a run may be resumed with any number
+    of ranks.
+
     Parameters
     ----------
     cfg : TrainConfig
@@ -287,12 +305,14 @@ def train(
         Stop this invocation after so many steps or seconds, saving a checkpoint, so a long run
         can be done in slices (resume it later with ``resume=True``).
     log : callable
-        Receives one line of text per event (configuration, validation, checkpoint).
+        Receives one line of text per event (configuration, validation, checkpoint); on rank 0
+        only.
 
     Returns
     -------
     dict
-        ``{"step", "finished", "interrupted", "history", "checkpoint"}``.
+        ``{"step", "finished", "interrupted", "history", "checkpoint"}``; on ranks other than 0
+        the history has no validation scores.
 
     Raises
     ------
@@ -307,18 +327,128 @@ def train(
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
     _check_config(cfg)  # before any work, not at the first step
+    rank, world = distributed.rank(), distributed.world_size()
+    share = distributed.batch_share(cfg.batch_size, rank, world)  # this rank's crops of a batch
+    main = rank == 0  # the rank that logs, validates and writes files
+    log = log if main else _quiet
     train_set, val_set = training_pairs(cfg)  # the dataset exists and pairs up
     _check_images(train_set, val_set, cfg.crop)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = distributed.device()
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.preset, arch=cfg.arch, residual=cfg.residual).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    average = copy.deepcopy(model).eval() if cfg.ema else None  # the weights' moving average
+    # rank 0 starts the run in cfg.out or resumes it from there; the other ranks take its state
+    state = distributed.from_rank_zero(lambda: _start(cfg, resume, model, optimizer, average, log))
+    if not main:
+        _load(state, model, optimizer, average)
+    step, history = state["step"], state["history"]
+    net = distributed.wrap(model)  # under torchrun, its backward pass averages the gradients
+    where = f"{device}" if world == 1 else f"{world} processes ({device} on rank 0)"
+    log(f"training {model.config.describe()} on {where}: {json.dumps(asdict(cfg))}")
+
+    started, steps_this_run, interrupted = time.monotonic(), 0, False
+    # CPU seconds (all threads, all ranks) the run had used before this invocation: slices add up
+    cpu_before, cpu_start = (history[-1].get("cpu_s", 0.0) if history else 0.0), time.process_time()
+    bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not (cfg.progress and main))
+    model.train()
+    # under torchrun, SIGTERM (what torchrun sends every rank when it stops) also saves and stops
+    stop_signals = (signal.SIGINT, signal.SIGTERM) if world > 1 else (signal.SIGINT,)
+    with _stop_on_signals(stop_signals) as stop, ThreadPoolExecutor(max_workers=1) as loader:
+        # the next batch is cut while this step trains (numpy and PNG decoding release the GIL)
+        def batch_of(t):  # this rank's share of batch t, the same crops for any number of ranks
+            rng = np.random.default_rng([cfg.seed, t])
+            return random_crop_batch(train_set, rng, cfg.batch_size, cfg.crop, share)
+
+        upcoming = loader.submit(batch_of, step)
+        while step < cfg.steps:
+            blurred, sharp = upcoming.result()
+            upcoming = loader.submit(batch_of, step + 1)
+            blurred, sharp = blurred.to(device), sharp.to(device)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+                output = net(blurred)
+            diff = output.float() - sharp
+            loss = training_loss(diff, cfg.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # under torchrun, every rank now holds the ranks' mean gradient
+            # the log keeps the L2 loss whatever the objective, so runs compare
+            mse = (diff.detach() ** 2).mean()
+            out_of_time = time_limit is not None and time.monotonic() - started > time_limit
+            pause = stop.requested or out_of_time or steps_this_run + 1 == stop_after_steps
+            # one exchange between the ranks per step: the sums of their losses (equal shares,
+            # so the mean is the whole batch's), of their CPU seconds, and of their wishes to
+            # stop, so that all of them stop together
+            mine = [loss.item(), mse.item(), time.process_time() - cpu_start, pause, stop.requested]
+            mine = torch.tensor(mine, dtype=torch.float64, device=device)
+            loss_sum, mse_sum, cpu_s, pauses, stops = distributed.sum_over_ranks(mine).tolist()
+            if not math.isfinite(loss_sum):
+                bar.close()
+                raise TrainingDiverged(
+                    f"the loss became {loss_sum / world} at step {step}; stopped without saving, "
+                    f"the last good checkpoint ({ckpt_path}) is kept: lower --lr and resume"
+                )
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if average is not None:
+                update_average(average, model, cfg.ema, step)
+
+            step += 1
+            steps_this_run += 1
+            pause, interrupted = pauses > 0, stops > 0
+            record = {"step": step, "loss": mse_sum / world, "lr": learning_rate(cfg, step - 1)}
+            record["cpu_s"] = cpu_before + cpu_s
+            record["psnr"] = 10 * math.log10(1 / max(record["loss"], 1e-12))
+            bar.update()
+            bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.2f}")
+
+            if main and (step % cfg.val_every == 0 or step == cfg.steps):
+                record["val_psnr"] = validate(average or model, val_set, device)
+                log(
+                    f"step {step}: train loss {record['loss']:.5f}, val PSNR "
+                    f"{record['val_psnr']:.2f} dB"
+                )
+            history.append(record)
+            if main and ("val_psnr" in record or pause):
+                _save(ckpt_path, cfg, model, optimizer, step, history, average)
+            if pause:
+                break
+        upcoming.cancel()
+    bar.close()
+    distributed.barrier()  # every rank returns once rank 0 has written the checkpoint
+    finished = step >= cfg.steps
+    how = "finished" if finished else "stopped (resume with --resume)"
+    log(f"{how} at step {step}; checkpoint {ckpt_path}")
+    return {
+        "step": step,
+        "finished": finished,
+        "interrupted": interrupted,
+        "history": history,
+        "checkpoint": ckpt_path,
+    }
+
+
+def _quiet(*args) -> None:
+    """The log of the ranks other than 0: nothing."""
+
+
+def _start(cfg, resume, model, optimizer, average, log) -> dict:
+    """Start the run in ``cfg.out``, or resume it from there; return its state (as saved).
+
+    Rank 0's part of :func:`train`: the only place besides :func:`_save` that touches
+    ``cfg.out``.
+    """
+    out = Path(cfg.out)
+    ckpt_path = out / CHECKPOINT
     if cfg.init is not None and not resume:  # a resumed run has its own weights
         load_checkpoint(cfg.init, model)  # its averaged weights, when it kept an average
-    average = copy.deepcopy(model).eval() if cfg.ema else None  # the weights' moving average
+        if average is not None:
+            average.load_state_dict(model.state_dict())
     step, history = 0, []
     if resume:
         step, history = _restore(ckpt_path, cfg, model, optimizer, average)
@@ -332,78 +462,7 @@ def train(
         (out / "config.json").write_text(
             json.dumps({"train": asdict(cfg), "model": asdict(model.config)}, indent=2)
         )
-    log(f"training {model.config.describe()} on {device}: {json.dumps(asdict(cfg))}")
-
-    started, steps_this_run = time.monotonic(), 0
-    # CPU seconds (all threads) the run had used before this invocation: slices add up
-    cpu_offset = (history[-1].get("cpu_s", 0.0) if history else 0.0) - time.process_time()
-    bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not cfg.progress)
-    model.train()
-    with _stop_on_sigint() as stop, ThreadPoolExecutor(max_workers=1) as loader:
-        # the next batch is cut while this step trains (numpy and PNG decoding release the GIL)
-        def batch_of(t):
-            return random_crop_batch(
-                train_set, np.random.default_rng([cfg.seed, t]), cfg.batch_size, cfg.crop
-            )
-
-        upcoming = loader.submit(batch_of, step)
-        while step < cfg.steps:
-            blurred, sharp = upcoming.result()
-            upcoming = loader.submit(batch_of, step + 1)
-            blurred, sharp = blurred.to(device), sharp.to(device)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step)
-
-            diff = model(blurred) - sharp
-            loss = training_loss(diff, cfg.loss)
-            if not torch.isfinite(loss):
-                bar.close()
-                raise TrainingDiverged(
-                    f"the loss became {loss.item()} at step {step}; stopped without saving, "
-                    f"the last good checkpoint ({ckpt_path}) is kept: lower --lr and resume"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            if average is not None:
-                update_average(average, model, cfg.ema, step)
-
-            step += 1
-            steps_this_run += 1
-            # the log keeps the L2 loss whatever the objective, so runs compare
-            mse = (diff.detach() ** 2).mean().item()
-            record = {"step": step, "loss": mse, "lr": learning_rate(cfg, step - 1)}
-            record["cpu_s"] = cpu_offset + time.process_time()
-            record["psnr"] = 10 * math.log10(1 / max(record["loss"], 1e-12))
-            bar.update()
-            bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.2f}")
-
-            if step % cfg.val_every == 0 or step == cfg.steps:
-                record["val_psnr"] = validate(average or model, val_set, device)
-                log(
-                    f"step {step}: train loss {record['loss']:.5f}, val PSNR "
-                    f"{record['val_psnr']:.2f} dB"
-                )
-            history.append(record)
-            out_of_time = time_limit is not None and time.monotonic() - started > time_limit
-            pause = stop.requested or out_of_time or steps_this_run == stop_after_steps
-            if "val_psnr" in record or pause:
-                _save(ckpt_path, cfg, model, optimizer, step, history, average)
-            if pause:
-                break
-        upcoming.cancel()
-    bar.close()
-    finished = step >= cfg.steps
-    how = "finished" if finished else "stopped (resume with --resume)"
-    log(f"{how} at step {step}; checkpoint {ckpt_path}")
-    return {
-        "step": step,
-        "finished": finished,
-        "interrupted": stop.requested,
-        "history": history,
-        "checkpoint": ckpt_path,
-    }
+    return _state(cfg, model, optimizer, step, history, average)
 
 
 @torch.no_grad()
@@ -432,6 +491,13 @@ def update_average(average: torch.nn.Module, model: torch.nn.Module, decay: floa
             a.copy_(w)
 
 
+def _state(cfg, model, optimizer, step, history, average=None) -> dict:
+    """Everything a checkpoint holds (:func:`svrnn_lite.checkpoint.training_state`)."""
+    return training_state(
+        model, optimizer, step=step, history=history, train_config=asdict(cfg), average=average
+    )
+
+
 def _save(path, cfg, model, optimizer, step, history, average=None) -> None:
     save_training_state(
         path,
@@ -452,21 +518,29 @@ def _restore(path, cfg, model, optimizer, average=None) -> tuple[int, list]:
     if not path.exists():
         raise FileNotFoundError(f"nothing to resume: no checkpoint {path}")
     checkpoint = read_checkpoint(path, required=TRAINING_KEYS)
-    saved = checkpoint.contents["train_config"]
+    # a checkpoint older than a setting (amp) was trained with the setting's default
+    saved = {**asdict(TrainConfig()), **checkpoint.contents["train_config"]}
     changed = sorted(
         f.name
         for f in fields(cfg)
-        if f.name not in RESUMABLE_CHANGES and saved.get(f.name) != getattr(cfg, f.name)
+        if f.name not in RESUMABLE_CHANGES and saved[f.name] != getattr(cfg, f.name)
     )
     if changed:
-        diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in changed)
+        diffs = ", ".join(f"{k}: {saved[k]!r} -> {getattr(cfg, k)!r}" for k in changed)
         raise ValueError(f"cannot resume {path}: the run was started with other settings ({diffs})")
     return restore_training_state(checkpoint, model, optimizer, average)
 
 
+def _load(state, model, optimizer, average=None) -> None:
+    """Put the state rank 0 sent (:func:`_state`) in place: weights, optimiser, random state."""
+    received = Checkpoint(Path("<rank 0>"), ModelConfig.from_dict(state["config"]), state)
+    restore_training_state(received, model, optimizer, average)
+
+
 @contextlib.contextmanager
-def _stop_on_sigint():
-    """Turn Ctrl-C into a request to stop after the current step; a second Ctrl-C stops at once."""
+def _stop_on_signals(signals=(signal.SIGINT,)):
+    """Turn Ctrl-C (and the other ``signals``) into a request to stop after the current step; a
+    second one stops at once."""
     stop = SimpleNamespace(requested=False)
 
     def handle(signum, frame):
@@ -474,14 +548,14 @@ def _stop_on_sigint():
             raise KeyboardInterrupt
         stop.requested = True
 
-    previous = None
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, handle)
+        previous = {signum: signal.signal(signum, handle) for signum in signals}
     try:
         yield stop
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -510,5 +584,6 @@ def run(args: argparse.Namespace) -> int:
     """Run the training the parsed options describe; returns the exit code."""
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     limit = None if args.time_limit is None else 60 * args.time_limit
-    result = train(cfg, resume=args.resume, time_limit=limit)
+    with distributed.process_group():  # under torchrun; nothing to do in a single process
+        result = train(cfg, resume=args.resume, time_limit=limit)
     return 130 if result["interrupted"] else 0
