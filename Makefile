@@ -16,11 +16,12 @@ VENDOR_STAMP := $(VENDOR)/.stamp
 NPM_DIR := book/_build/npm
 STORED := book/_build/stored
 
-.PHONY: book test install vendor chromium lint book-stored pytest clean help
+.PHONY: book test install vendor chromium lint book-stored pytest clean help student
 
 help:
 	@echo "make book   build the book (executes the notebooks) into book/_build/html"
 	@echo "make test   run every test (lint, pytest, doctests, nbval, site build, browser)"
+	@echo "make student  the student edition (no solutions, code to complete) in book/_build/student"
 	@echo "make clean  remove build output (keeps .venv)"
 
 # --- set-up --------------------------------------------------------------------------------
@@ -75,6 +76,13 @@ book-stored: $(INSTALLED) $(VENDOR_STAMP)
 	    -e 's#^\(  *offline_site:\) _ext#\1 $(CURDIR)/book/_ext#' book/_config.yml > $(STORED)/_config.yml
 	$(BIN)/jupyter-book build book --builder html --config $(STORED)/_config.yml \
 	  --path-output $(STORED) --all -W -n --keep-going
+
+# The student edition: the chapters without their solutions, the code cells tagged
+# `student-blank` turned into stubs (book/student_edition.py), as a Jupyter Book source tree in
+# book/_build/student (open its chapters/*.ipynb in JupyterLab) and its site, built without
+# executing anything, in book/_build/student/_build/html.
+student: $(INSTALLED) $(VENDOR_STAMP)
+	$(BIN)/python book/student_edition.py --html
 
 # --- tests ---------------------------------------------------------------------------------
 lint: $(INSTALLED)
