@@ -21,6 +21,11 @@ reuse their pages. ``--malloc default`` shows the cost of the faults.
 
 Targets (issue 4): at (16, 32, 64, 64) forward+backward >= 15x faster than the loop and
 <= 4x its bound; at (1, 32, 360, 640) forward <= 4x its bound.
+
+Fused kernels (issue 15): the numba kernels ``forward_pair`` and ``backward_pair`` run the forward
+and the reverse scan of each row along W in one loop. They stay only while they pay, so the
+script times them against the two single-direction scans they replace (``forward`` and
+``backward`` of ``_scan_numba``, reverse and not), on the training shape, in the same run.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import time
 
 import torch
 
-from svrnn_lite import SpatialRNN
+from svrnn_lite import SpatialRNN, _scan_numba
 from svrnn_lite.runtime import tune_malloc
 
 
@@ -70,6 +75,30 @@ def forward_only(rnn, x, g):
     return run
 
 
+def along_w(x, g, grad_out):
+    """The two scans along W of SpatialRNN (directions 0 and 1) straight through the numba
+    kernels: fused (the pair kernels) and as two single scans, forward and backward."""
+    b, c, h, w = x.shape
+    xv = x.detach().view(b, c * h, w, 1)
+    gv, tv = (t.detach().view(b, 4 * c * h, w, 1) for t in (g, grad_out))
+    hv, dgv = torch.empty_like(gv), torch.empty_like(gv)
+    dxv = torch.empty_like(xv)
+    fwd, rev = 0, c * h  # first rows of the gates of directions 0 and 1
+    k = _scan_numba
+    return {
+        "fused fwd W": lambda: k.forward_pair(xv, gv, hv, fwd, rev),
+        "single fwd W": lambda: (
+            k.forward(xv, gv, hv, fwd, False),
+            k.forward(xv, gv, hv, rev, True),
+        ),
+        "fused bwd W": lambda: k.backward_pair(tv, xv, gv, hv, dxv, dgv, fwd, rev, False),
+        "single bwd W": lambda: (
+            k.backward(tv, xv, gv, hv, dxv, dgv, fwd, False, False),
+            k.backward(tv, xv, gv, hv, dxv, dgv, rev, True, True),
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="timed calls of each case")
@@ -96,6 +125,7 @@ def main() -> None:
         "copy 720p": lambda: dst_b.copy_(src_b),
         "fast fwd 720p": forward_only(fast, xb, gb),
         "loop fwd 720p": forward_only(slow, xb, gb),
+        **along_w(x, g, grad_out),
     }
     t = best_times(fns, args.repeats)
 
@@ -140,6 +170,14 @@ def main() -> None:
         print(
             f"{label:<34}{loop:>10}{t[name] * 1e3:>10.1f}{bound[name] * 1e3:>10.1f}"
             f"{speedup:>10}{t[name] / bound[name]:>8.2f}x"
+        )
+    print()
+    print(f"fused pair kernels against two single scans, along W at {train}:")
+    for pass_ in ("fwd", "bwd"):
+        fused, single = t[f"fused {pass_} W"], t[f"single {pass_} W"]
+        print(
+            f"  {pass_}: fused {fused * 1e3:.1f} ms, two single scans {single * 1e3:.1f} ms, "
+            f"fused {single / fused:.2f}x faster"
         )
     print()
     r_speed = t["loop fwd+bwd train"] / t["fast fwd+bwd train"]

@@ -1,8 +1,9 @@
 """Pure-torch scan kernels: the fallback of :func:`svrnn_lite.recursive.recursive_filter`.
 
 Used for tensors on a GPU and when numba is missing or switched off. Same interface as
-``_scan_numba``: contiguous tensors of shape (B, M, N, Q), the scan runs along N; ``g``, ``h``,
-``t`` and ``dg`` are used at rows ``m0 .. m0 + M``. One vectorised torch step per position k.
+``_scan_numba.forward`` and ``_scan_numba.backward``: contiguous tensors of shape (B, M, N, Q),
+the scan runs along N; ``g``, ``h``, ``t`` and ``dg`` are used at rows ``m0 .. m0 + M``. One
+vectorised torch step per position k.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ def _scan_order(n: int, reverse: bool) -> list[int]:
 
 
 @torch.no_grad()
-def scan_forward(x, g, h, m0: int, reverse: bool) -> None:
+def forward(x, g, h, m0: int, reverse: bool) -> None:
     """Write h[k] = (1 - g[k]) x[k] + g[k] h[k-1] (h[-1] = 0) into rows m0.. of ``h``."""
     if x.numel() == 0:
         return
@@ -27,7 +28,7 @@ def scan_forward(x, g, h, m0: int, reverse: bool) -> None:
 
 
 @torch.no_grad()
-def scan_backward(t, x, g, h, dx, dg, m0: int, reverse: bool, accumulate: bool) -> None:
+def backward(t, x, g, h, dx, dg, m0: int, reverse: bool, accumulate: bool) -> None:
     """d[k] = t[k] + g[k+1] d[k+1]; write dg = d (h[k-1] - x), write or add dx = (1 - g) d."""
     if x.numel() == 0:
         return
@@ -47,15 +48,3 @@ def scan_backward(t, x, g, h, dx, dg, m0: int, reverse: bool, accumulate: bool) 
         else:
             dx[:, :, k] = dx_k
         g_next = g[:, :, k]
-
-
-def scan_forward_pair(x, g, h, m0_fwd: int, m0_rev: int) -> None:
-    """Both scans of an axis: forward with rows m0_fwd.. of g and h, reverse with rows m0_rev.."""
-    scan_forward(x, g, h, m0_fwd, False)
-    scan_forward(x, g, h, m0_rev, True)
-
-
-def scan_backward_pair(t, x, g, h, dx, dg, m0_fwd: int, m0_rev: int, accumulate: bool) -> None:
-    """Adjoints of both scans of an axis; dx gets (or, with accumulate, adds) both contributions."""
-    scan_backward(t, x, g, h, dx, dg, m0_fwd, False, accumulate)
-    scan_backward(t, x, g, h, dx, dg, m0_rev, True, True)

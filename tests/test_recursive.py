@@ -166,8 +166,8 @@ def test_backend_dispatch(monkeypatch):
         def fail(*args):
             raise AssertionError("numba kernel called although switched off")
 
-        monkeypatch.setattr(_scan_numba, "scan_forward", fail)
-        monkeypatch.setattr(_scan_numba, "scan_backward", fail)
+        for name in ("forward", "backward", "forward_pair", "backward_pair"):
+            monkeypatch.setattr(_scan_numba, name, fail)
         x = torch.rand(2, 5, requires_grad=True)
         recursive_filter(x, torch.zeros(2, 5)).sum().backward()
         torch.testing.assert_close(x.grad, torch.ones(2, 5))  # g = 0: h = x
