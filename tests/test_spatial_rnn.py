@@ -174,7 +174,8 @@ def test_filter_and_block_share_one_autograd_function(backend):
 def test_fused_pair_kernels_match_single_scans(monkeypatch, dtype):
     """Along W the numba path runs the fused pair kernels; the single-direction kernels, used
     when fusing is switched off, give the same values and gradients."""
-    previous = use_numba(True)
+    previous = use_numba()
+    assert use_numba(True)
     try:
         calls = []
         for name in ("forward_pair", "backward_pair"):
@@ -213,7 +214,8 @@ def test_runs_on_any_device():
     """A tensor off the CPU (here on the 'meta' device, which has shapes but no data, as a
     stand-in for a GPU) takes the torch scan even with numba on, forward and backward; the
     numba kernels would fail on it (no numpy view)."""
-    previous = use_numba(True)
+    previous = use_numba()
+    assert use_numba(True)
     try:
         x = torch.zeros(2, 3, 4, 5, device="meta", requires_grad=True)
         g = torch.zeros(2, 12, 4, 5, device="meta", requires_grad=True)
