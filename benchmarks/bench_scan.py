@@ -1,14 +1,19 @@
-"""How fast is the compiled scan? SpatialRNN (four directions) against the plain loop and memory.
+"""How fast are the scans? SpatialRNN (four directions): numba, vectorised torch, loop, memory.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_scan.py [--repeats 10] [--malloc tuned|default]
 
 Everything is measured side by side in one process, round-robin, and the best time of each is
-kept (the machine is shared and noisy). Two yardsticks:
+kept (the machine is shared and noisy). Each case runs with the compiled numba kernels (the CPU
+default, "numba") and with the vectorised torch scan that tensors on a GPU take ("torch", here on
+the CPU with ``use_numba(False)``). Yardsticks:
 
 - speed-up: autograd through the plain Python loop (``SpatialRNN(reference=True)``, the
   ``recursive_filter_reference`` of the chapter) divided by the compiled scan's time;
+- torch / numba: the vectorised torch scan's time over the compiled scan's (on the CPU the log-depth
+  scan does about log2(N) times the work of the loop, so it is expected to be slower here; it is
+  meant for GPUs, where its N-fold shorter chain of dependent steps matters);
 - memory-bandwidth bound: the bytes the four scans must read and write at least (forward: read
   x and g, write h; backward: read the incoming gradient, x, g and h, write dL/dx and dL/dg;
   each per direction) divided by the copy bandwidth of a tensor copy timed in the same run.
@@ -36,6 +41,7 @@ import time
 import torch
 
 from svrnn_lite import SpatialRNN, _scan_numba
+from svrnn_lite.recursive import use_numba
 from svrnn_lite.runtime import tune_malloc
 
 
@@ -71,6 +77,20 @@ def forward_only(rnn, x, g):
     def run():
         with torch.no_grad():
             rnn(x, g)
+
+    return run
+
+
+def with_torch_scan(fn):
+    """``fn`` run with numba switched off: CPU tensors then take the vectorised torch scan."""
+
+    def run():
+        previous = use_numba()
+        use_numba(False)
+        try:
+            fn()
+        finally:
+            use_numba(previous)
 
     return run
 
@@ -125,6 +145,9 @@ def main() -> None:
         "copy 720p": lambda: dst_b.copy_(src_b),
         "fast fwd 720p": forward_only(fast, xb, gb),
         "loop fwd 720p": forward_only(slow, xb, gb),
+        "torch fwd+bwd train": with_torch_scan(forward_backward(fast, x, g, grad_out)),
+        "torch fwd train": with_torch_scan(forward_only(fast, x, g)),
+        "torch fwd 720p": with_torch_scan(forward_only(fast, xb, gb)),
         **along_w(x, g, grad_out),
     }
     t = best_times(fns, args.repeats)
@@ -154,22 +177,25 @@ def main() -> None:
         f"{bw['720p'] / 1e9:.1f} GB/s on {tuple(gb.shape)}\n"
     )
     header = (
-        f"{'case':<34}{'loop ms':>10}{'fast ms':>10}{'bound ms':>10}{'speed-up':>10}{'/bound':>9}"
+        f"{'case':<26}{'loop ms':>9}{'numba ms':>10}{'torch ms':>10}{'bound ms':>10}"
+        f"{'speed-up':>10}{'torch/numba':>13}{'/bound':>8}"
     )
     print(header)
     print("-" * len(header))
     labels = {
         "fast fwd+bwd train": f"fwd+bwd {train}",
-        "fast fwd train": f"fwd     {train}",
-        "fast fwd 720p": f"fwd     {big}",
+        "fast fwd train": f"fwd {train}",
+        "fast fwd 720p": f"fwd {big}",
     }
     for name, label in labels.items():
         slow = slow_of[name]
         loop = f"{t[slow] * 1e3:.1f}" if slow else "-"
         speedup = f"{t[slow] / t[name]:.1f}x" if slow else "-"
+        vectorised = t[name.replace("fast", "torch")]
         print(
-            f"{label:<34}{loop:>10}{t[name] * 1e3:>10.1f}{bound[name] * 1e3:>10.1f}"
-            f"{speedup:>10}{t[name] / bound[name]:>8.2f}x"
+            f"{label:<26}{loop:>9}{t[name] * 1e3:>10.1f}{vectorised * 1e3:>10.1f}"
+            f"{bound[name] * 1e3:>10.1f}{speedup:>10}{vectorised / t[name]:>12.2f}x"
+            f"{t[name] / bound[name]:>7.2f}x"
         )
     print()
     print(f"fused pair kernels against two single scans, along W at {train}:")

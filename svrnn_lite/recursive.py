@@ -16,8 +16,8 @@ compute the same thing:
       dL/dx[k] = (1 - g[k]) * d[k]
       dL/dg[k] = d[k] * (h[k-1] - x[k])
 
-The kernels are compiled loops (``_scan_numba``) for CPU tensors and a pure-torch scan
-(``_scan_torch``) on any other device or with numba off; :func:`scan_backend` chooses. The
+The kernels are compiled loops (``_scan_numba``) for CPU tensors and a vectorised log-depth torch
+scan (``_scan_torch``) on any other device or with numba off; :func:`scan_backend` chooses. The
 four-direction block of the next chapter (:func:`svrnn_lite.spatial_rnn.spatial_rnn`) is the same
 Function with four directions: the path from ``SpatialRNN.forward`` to the recursion line is
 ``spatial_rnn`` -> ``_RecursiveFilter.forward`` -> a kernel (e.g. ``_scan_numba.forward``).
@@ -40,15 +40,16 @@ except ImportError:  # pragma: no cover - exercised only on installs without num
 __all__ = ["recursive_filter", "recursive_filter_reference", "use_numba"]
 
 #: Set the environment variable ``SVRNN_LITE_NO_NUMBA=1`` (before import) or call
-#: ``use_numba(False)`` to force the pure-torch scan.
+#: ``use_numba(False)`` to force the vectorised torch scan.
 _USE_NUMBA = _scan_numba is not None and os.environ.get("SVRNN_LITE_NO_NUMBA", "") in ("", "0")
 
 
 def use_numba(enabled: bool | None = None) -> bool:
     """Switch the compiled (numba) scan on or off; return whether it is now used.
 
-    With ``enabled=False`` :func:`recursive_filter` runs the pure-torch scan everywhere (tensors on
-    a GPU always take that path). ``use_numba()`` without argument only reports the setting.
+    With ``enabled=False`` :func:`recursive_filter` runs the vectorised torch scan everywhere
+    (tensors on a GPU always take that path). ``use_numba()`` without argument only reports the
+    setting.
 
     Parameters
     ----------
@@ -259,7 +260,7 @@ def recursive_filter(
     disk after the first call) with a hand-written backward pass, the reverse scan
     ``d[k] = t[k] + g[k+1] d[k+1]``, ``dL/dx = (1 - g) d``, ``dL/dg[k] = d[k] (h[k-1] - x[k])``.
     Tensors on a GPU, or any tensor when numba is missing or switched off with :func:`use_numba`,
-    go through an equivalent pure-torch scan.
+    go through the same recursions as a vectorised torch scan of ``ceil(log2 N)`` steps.
 
     Parameters
     ----------
