@@ -57,6 +57,12 @@ def _on_tensors(kernel):
     return call
 
 
+@njit(cache=True)
+def _rows(a):
+    """A contiguous (B, K, N, 1) array as (B, K, N): rows indexed by one number run faster."""
+    return a.reshape(a.shape[0], a.shape[1], a.shape[2])
+
+
 @_on_tensors
 @njit(parallel=True, cache=True)
 def forward(x, g, h, m0, reverse):
@@ -68,16 +74,17 @@ def forward(x, g, h, m0, reverse):
     step = -1 if reverse else 1
     first = N - 1 if reverse else 0
     if Q == 1:  # one contiguous row per (b, m); the state h[k-1] stays in a register
+        xr, gr, hr = _rows(x), _rows(g), _rows(h)
         for task in prange(B * M):
             b, m = task // M, task % M
-            xs, gs, hs = x[b, m], g[b, m0 + m], h[b, m0 + m]
+            xs, gs, hs = xr[b, m], gr[b, m0 + m], hr[b, m0 + m]
             k = first
-            h_k = (one - gs[k, 0]) * xs[k, 0]  # h[-1] = 0
-            hs[k, 0] = h_k
+            h_k = (one - gs[k]) * xs[k]  # h[-1] = 0
+            hs[k] = h_k
             for _ in range(1, N):
                 k += step
-                h_k = (one - gs[k, 0]) * xs[k, 0] + gs[k, 0] * h_k
-                hs[k, 0] = h_k
+                h_k = (one - gs[k]) * xs[k] + gs[k] * h_k
+                hs[k] = h_k
     else:  # along k, one contiguous row of Q states at a time
         for task in prange(B * M):
             b, m = task // M, task % M
@@ -102,21 +109,23 @@ def backward(t, x, g, h, dx, dg, m0, reverse, accumulate):
     step = -1 if reverse else 1  # the forward scan's direction; here we walk it backwards
     last = 0 if reverse else N - 1  # the last position of the forward scan
     if Q == 1:  # d runs backwards along each contiguous row, in a register
+        tr, xr, gr, hr = _rows(t), _rows(x), _rows(g), _rows(h)
+        dxr, dgr = _rows(dx), _rows(dg)
         for task in prange(B * M):
             b, m = task // M, task % M
-            ts, xs, gs, hs = t[b, m0 + m], x[b, m], g[b, m0 + m], h[b, m0 + m]
-            dxs, dgs = dx[b, m], dg[b, m0 + m]
+            ts, xs, gs, hs = tr[b, m0 + m], xr[b, m], gr[b, m0 + m], hr[b, m0 + m]
+            dxs, dgs = dxr[b, m], dgr[b, m0 + m]
             k = last
-            d = ts[k, 0]  # no g[k+1] d[k+1] term at the end
+            d = ts[k]  # no g[k+1] d[k+1] term at the end
             for i in range(N):
                 if i > 0:
-                    d = ts[k, 0] + gs[k + step, 0] * d
-                h_prev = hs[k - step, 0] if i < N - 1 else zero  # h[-1] = 0
-                dgs[k, 0] = d * (h_prev - xs[k, 0])
+                    d = ts[k] + gs[k + step] * d
+                h_prev = hs[k - step] if i < N - 1 else zero  # h[-1] = 0
+                dgs[k] = d * (h_prev - xs[k])
                 if accumulate:
-                    dxs[k, 0] += (one - gs[k, 0]) * d
+                    dxs[k] += (one - gs[k]) * d
                 else:
-                    dxs[k, 0] = (one - gs[k, 0]) * d
+                    dxs[k] = (one - gs[k]) * d
                 k -= step
     else:  # d runs backwards along the scan, one contiguous row of Q at a time
         for task in prange(B * M):
@@ -155,19 +164,20 @@ def forward_pair(x, g, h, m0_fwd, m0_rev):
     if x.size == 0:
         return
     one = x.dtype.type(1)
+    xr, gr, hr = _rows(x), _rows(g), _rows(h)
     for task in prange(B * M):
         b, m = task // M, task % M
-        xs = x[b, m]
-        ga, ha = g[b, m0_fwd + m], h[b, m0_fwd + m]
-        gb, hb = g[b, m0_rev + m], h[b, m0_rev + m]
-        ha_k = (one - ga[0, 0]) * xs[0, 0]
-        hb_k = (one - gb[N - 1, 0]) * xs[N - 1, 0]
-        ha[0, 0], hb[N - 1, 0] = ha_k, hb_k
+        xs = xr[b, m]
+        ga, ha = gr[b, m0_fwd + m], hr[b, m0_fwd + m]
+        gb, hb = gr[b, m0_rev + m], hr[b, m0_rev + m]
+        ha_k = (one - ga[0]) * xs[0]
+        hb_k = (one - gb[N - 1]) * xs[N - 1]
+        ha[0], hb[N - 1] = ha_k, hb_k
         for i in range(1, N):
             j = N - 1 - i
-            ha_k = (one - ga[i, 0]) * xs[i, 0] + ga[i, 0] * ha_k
-            hb_k = (one - gb[j, 0]) * xs[j, 0] + gb[j, 0] * hb_k
-            ha[i, 0], hb[j, 0] = ha_k, hb_k
+            ha_k = (one - ga[i]) * xs[i] + ga[i] * ha_k
+            hb_k = (one - gb[j]) * xs[j] + gb[j] * hb_k
+            ha[i], hb[j] = ha_k, hb_k
 
 
 @_on_tensors
@@ -180,23 +190,25 @@ def backward_pair(t, x, g, h, dx, dg, m0_fwd, m0_rev, accumulate):
     if x.size == 0:
         return
     one, zero = x.dtype.type(1), x.dtype.type(0)
+    tr, xr, gr, hr, dxr, dgr = _rows(t), _rows(x), _rows(g), _rows(h), _rows(dx), _rows(dg)
     for task in prange(B * M):
         b, m = task // M, task % M
-        xs, dxs = x[b, m], dx[b, m]
-        ta, ga, ha, dga = t[b, m0_fwd + m], g[b, m0_fwd + m], h[b, m0_fwd + m], dg[b, m0_fwd + m]
-        tb, gb, hb, dgb = t[b, m0_rev + m], g[b, m0_rev + m], h[b, m0_rev + m], dg[b, m0_rev + m]
+        xs, dxs = xr[b, m], dxr[b, m]
+        ma, mb = m0_fwd + m, m0_rev + m
+        ta, ga, ha, dga = tr[b, ma], gr[b, ma], hr[b, ma], dgr[b, ma]
+        tb, gb, hb, dgb = tr[b, mb], gr[b, mb], hr[b, mb], dgr[b, mb]
         if not accumulate:
             dxs[:] = zero
         # the forward scan's adjoint runs k = N-1 .. 0, the reverse scan's k = 0 .. N-1
-        da, db = ta[N - 1, 0], tb[0, 0]
+        da, db = ta[N - 1], tb[0]
         for i in range(N):
             ka, kb = N - 1 - i, i
             if i > 0:
-                da = ta[ka, 0] + ga[ka + 1, 0] * da
-                db = tb[kb, 0] + gb[kb - 1, 0] * db
-            ha_prev = ha[ka - 1, 0] if i < N - 1 else zero
-            hb_prev = hb[kb + 1, 0] if i < N - 1 else zero
-            dga[ka, 0] = da * (ha_prev - xs[ka, 0])
-            dgb[kb, 0] = db * (hb_prev - xs[kb, 0])
-            dxs[ka, 0] += (one - ga[ka, 0]) * da
-            dxs[kb, 0] += (one - gb[kb, 0]) * db
+                da = ta[ka] + ga[ka + 1] * da
+                db = tb[kb] + gb[kb - 1] * db
+            ha_prev = ha[ka - 1] if i < N - 1 else zero
+            hb_prev = hb[kb + 1] if i < N - 1 else zero
+            dga[ka] = da * (ha_prev - xs[ka])
+            dgb[kb] = db * (hb_prev - xs[kb])
+            dxs[ka] += (one - ga[ka]) * da
+            dxs[kb] += (one - gb[kb]) * db

@@ -236,6 +236,6 @@ def test_module_reaches_the_recursion_in_three_hops():
     assert "spatial_rnn(x, g" in hop1
     assert "_RecursiveFilter.apply(x, g" in hop2
     assert "kernels.forward_pair(" in hop3 and "kernels.forward(" in hop3
-    assert "gs[k, 0] * h_k" in inspect.getsource(_scan_numba.forward)
-    assert "ga[i, 0] * ha_k" in inspect.getsource(_scan_numba.forward_pair)
+    assert "gs[k] * h_k" in inspect.getsource(_scan_numba.forward)
+    assert "ga[i] * ha_k" in inspect.getsource(_scan_numba.forward_pair)
     assert not hasattr(_scan_torch, "forward_pair")
