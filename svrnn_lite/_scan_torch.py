@@ -21,11 +21,14 @@ import torch
 
 @torch.no_grad()
 def linear_scan(a: torch.Tensor, b: torch.Tensor, reverse: bool) -> torch.Tensor:
-    """Solve ``y[k] = a[k] y[k-1] + b[k]``, ``y[-1] = 0``, along axis 2, in place in ``b``.
+    """Solve ``y[k] = a[k] y[k-1] + b[k]``, ``y[-1] = 0``, along axis 2; the result goes in ``b``.
 
     Step ``s = 1, 2, 4, ...`` composes each position's affine map with the one ``s`` positions
-    earlier: ``b[k] += a[k] b[k-s]``, ``a[k] *= a[k-s]``. Afterwards ``y[k] = a[k] y[k-2s] + b[k]``,
-    so once ``2s >= N`` every ``b[k]`` is ``y[k]``. ``a`` is overwritten.
+    earlier: ``b[k] += a[k] b[k-s]`` and ``a[k] *= a[k-s]``, all ``k`` at once. Afterwards
+    ``y[k] = a[k] y[k-2s] + b[k]`` (with ``y = 0`` before the start), so once ``2s >= N`` every
+    ``b[k]`` is ``y[k]``. Each step reads the previous step's values, so it writes into a second
+    pair of buffers and the two pairs swap. The next step needs ``a`` only at ``k >= 2s``, so only
+    those products are formed. ``a`` is overwritten.
 
     Parameters
     ----------
@@ -45,15 +48,21 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, reverse: bool) -> torch.Tensor
     >>> linear_scan(a, torch.tensor([[[1.0, 0.0, 0.0, 0.0]]]), reverse=False)
     tensor([[[1.0000, 0.5000, 0.2500, 0.1250]]])
     """
-    n, s = b.shape[2], 1
+    n, s, result = b.shape[2], 1, b
+    a_next, b_next = torch.empty_like(a), torch.empty_like(b)
     while s < n:
-        # positions k that have a partner k - s in scan order, and those partners
-        cur, prev = (slice(0, n - s), slice(s, n)) if reverse else (slice(s, n), slice(0, n - s))
-        b[:, :, cur] = torch.addcmul(b[:, :, cur], a[:, :, cur], b[:, :, prev])
-        if 2 * s < n:  # the last step needs no products of a
-            a[:, :, cur] = a[:, :, cur] * a[:, :, prev]
+        if reverse:  # positions with a partner s earlier in scan order, those partners, the rest
+            cur, prev, rest = slice(0, n - s), slice(s, n), slice(n - s, n)
+            cur_a, prev_a = slice(0, max(n - 2 * s, 0)), slice(s, n - s)
+        else:
+            cur, prev, rest = slice(s, n), slice(0, n - s), slice(0, s)
+            cur_a, prev_a = slice(2 * s, n), slice(s, n - s)
+        torch.addcmul(b[:, :, cur], a[:, :, cur], b[:, :, prev], out=b_next[:, :, cur])
+        b_next[:, :, rest] = b[:, :, rest]  # already final
+        torch.mul(a[:, :, cur_a], a[:, :, prev_a], out=a_next[:, :, cur_a])
+        a, a_next, b, b_next = a_next, a, b_next, b
         s *= 2
-    return b
+    return b if b is result else result.copy_(b)
 
 
 @torch.no_grad()
