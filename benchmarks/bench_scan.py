@@ -2,12 +2,17 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_scan.py [--repeats 10] [--malloc tuned|default]
+    .venv/bin/python benchmarks/bench_scan.py [--repeats 10] [--malloc tuned|default] [--clock cpu]
 
 Everything is measured side by side in one process, round-robin, and the best time of each is
-kept (the machine is shared and noisy). Each case runs with the compiled numba kernels (the CPU
-default, "numba") and with the vectorised torch scan that tensors on a GPU take ("torch", here on
-the CPU with ``use_numba(False)``). Yardsticks:
+kept (the machine is shared and noisy). ``--clock cpu`` times with the process's CPU time (all its
+threads together) instead of the wall clock: on a machine busy with other jobs it leaves out the
+time the benchmark waits for a core, which makes ratios much steadier; run it with one thread
+(``OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1``) so that CPU time is also the time.
+
+Each case runs with the compiled numba kernels (the CPU default, "numba") and with the vectorised
+torch scan that tensors on a GPU take ("torch", here on the CPU with ``use_numba(False)``).
+Yardsticks:
 
 - speed-up: autograd through the plain Python loop (``SpatialRNN(reference=True)``, the
   ``recursive_filter_reference`` of the chapter) divided by the compiled scan's time;
@@ -45,16 +50,16 @@ from svrnn_lite.recursive import use_numba
 from svrnn_lite.runtime import tune_malloc
 
 
-def best_times(fns: dict, repeats: int) -> dict:
-    """Best wall time (s) of each callable, calling them round-robin after one warm-up call."""
+def best_times(fns: dict, repeats: int, clock=time.perf_counter) -> dict:
+    """Best time (s, by ``clock``) of each callable, called round-robin after one warm-up call."""
     for fn in fns.values():
         fn()
     times = {name: float("inf") for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[name] = min(times[name], time.perf_counter() - start)
+            times[name] = min(times[name], clock() - start)
     return times
 
 
@@ -123,7 +128,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="timed calls of each case")
     parser.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     tuned = tune_malloc() if args.malloc == "tuned" else False
     fast, slow = SpatialRNN(), SpatialRNN(reference=True)
 
@@ -150,7 +157,7 @@ def main() -> None:
         "torch fwd 720p": with_torch_scan(forward_only(fast, xb, gb)),
         **along_w(x, g, grad_out),
     }
-    t = best_times(fns, args.repeats)
+    t = best_times(fns, args.repeats, clock)
 
     item = 4  # float32
     bw = {k: 2 * s.numel() * item / t[f"copy {k}"] for k, s in (("train", src), ("720p", src_b))}
@@ -170,7 +177,8 @@ def main() -> None:
 
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, "
-        f"malloc {'tuned' if tuned else 'default'}, best of {args.repeats} calls each"
+        f"malloc {'tuned' if tuned else 'default'}, best of {args.repeats} calls each, "
+        f"{args.clock} clock"
     )
     print(
         f"copy bandwidth: {bw['train'] / 1e9:.1f} GB/s on {tuple(g.shape)}, "
