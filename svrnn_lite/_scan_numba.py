@@ -25,10 +25,12 @@ a kernel of its own):
 A row scan is one chain of dependent multiply-adds, each waiting for the previous one.
 :func:`forward_pair` and :func:`backward_pair` run the forward and the reverse scan of each row in
 one loop, two independent chains the CPU overlaps. They are the only fused kernels, kept because
-they pay: ``benchmarks/bench_scan.py`` times them against the two single scans they replace, along
-W at the training shape (16, 32, 64, 64), float32, one thread. On the book's machine, shared with
-a training run and four other jobs (load 7 on 2 cores), best of 30: forward 21.6 ms fused against
-24.3 ms (1.13x), backward 40.8 ms against 43.8 ms (1.07x).
+they pay. ``benchmarks/bench_scan.py`` times them against the two single scans they replace, along
+W at the training shape (16, 32, 64, 64), float32. Two runs of ``OMP_NUM_THREADS=1
+NUMBA_NUM_THREADS=1 bench_scan.py --clock cpu --repeats 20`` on the book's machine (2 cores,
+shared with a training run): forward 7.9 ms fused against 13.1 ms for the two single scans
+(1.66x) and 8.8 against 16.1 ms (1.82x); backward 16.2 against 23.0 ms and 18.0 against 25.6 ms
+(1.42x both times).
 Along columns (Q > 1) the inner loop is already vectorised and the two scans run one at a time.
 """
 

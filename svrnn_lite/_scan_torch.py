@@ -12,6 +12,10 @@ the forward scan with ``a = g``, ``b = (1 - g) x``, the backward scan (run the o
 whole-tensor operations (a Hillis-Steele scan of the affine maps ``y -> a y + b``) instead of
 ``N`` dependent steps, which is what a GPU needs. It only multiplies and adds gates, never divides
 by their products, so gates that are zero, negative or tiny are handled exactly like in the loop.
+
+On the CPU it does about ``log2 N`` times the work of the compiled loop and is slower: in
+``benchmarks/bench_scan.py`` (one thread, CPU clock) 6x at forward+backward on (16, 32, 64, 64),
+13x to 14x at forward on (1, 32, 360, 640).
 """
 
 from __future__ import annotations
