@@ -1,14 +1,24 @@
-"""How fast is the compiled scan? SpatialRNN (four directions) against the plain loop and memory.
+"""How fast are the scans? SpatialRNN (four directions): numba, vectorised torch, loop, memory.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_scan.py [--repeats 10] [--malloc tuned|default]
+    .venv/bin/python benchmarks/bench_scan.py [--repeats 10] [--malloc tuned|default] [--clock cpu]
 
 Everything is measured side by side in one process, round-robin, and the best time of each is
-kept (the machine is shared and noisy). Two yardsticks:
+kept (the machine is shared and noisy). ``--clock cpu`` times with the process's CPU time (all its
+threads together) instead of the wall clock: on a machine busy with other jobs it leaves out the
+time the benchmark waits for a core, which makes ratios much steadier; run it with one thread
+(``OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1``) so that CPU time is also the time.
+
+Each case runs with the compiled numba kernels (the CPU default, "numba") and with the vectorised
+torch scan that tensors on a GPU take ("torch", here on the CPU with ``use_numba(False)``).
+Yardsticks:
 
 - speed-up: autograd through the plain Python loop (``SpatialRNN(reference=True)``, the
   ``recursive_filter_reference`` of the chapter) divided by the compiled scan's time;
+- torch / numba: the vectorised torch scan's time over the compiled scan's (on the CPU the log-depth
+  scan does about log2(N) times the work of the loop, so it is expected to be slower here; it is
+  meant for GPUs, where its N-fold shorter chain of dependent steps matters);
 - memory-bandwidth bound: the bytes the four scans must read and write at least (forward: read
   x and g, write h; backward: read the incoming gradient, x, g and h, write dL/dx and dL/dg;
   each per direction) divided by the copy bandwidth of a tensor copy timed in the same run.
@@ -21,6 +31,11 @@ reuse their pages. ``--malloc default`` shows the cost of the faults.
 
 Targets (issue 4): at (16, 32, 64, 64) forward+backward >= 15x faster than the loop and
 <= 4x its bound; at (1, 32, 360, 640) forward <= 4x its bound.
+
+Fused kernels (issue 15): the numba kernels ``forward_pair`` and ``backward_pair`` run the forward
+and the reverse scan of each row along W in one loop. They stay only while they pay, so the
+script times them against the two single-direction scans they replace (``forward`` and
+``backward`` of ``_scan_numba``, reverse and not), on the training shape, in the same run.
 """
 
 from __future__ import annotations
@@ -30,20 +45,21 @@ import time
 
 import torch
 
-from svrnn_lite import SpatialRNN
+from svrnn_lite import SpatialRNN, _scan_numba
+from svrnn_lite.recursive import use_numba
 from svrnn_lite.runtime import tune_malloc
 
 
-def best_times(fns: dict, repeats: int) -> dict:
-    """Best wall time (s) of each callable, calling them round-robin after one warm-up call."""
+def best_times(fns: dict, repeats: int, clock=time.perf_counter) -> dict:
+    """Best time (s, by ``clock``) of each callable, called round-robin after one warm-up call."""
     for fn in fns.values():
         fn()
     times = {name: float("inf") for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[name] = min(times[name], time.perf_counter() - start)
+            times[name] = min(times[name], clock() - start)
     return times
 
 
@@ -70,11 +86,51 @@ def forward_only(rnn, x, g):
     return run
 
 
+def with_torch_scan(fn):
+    """``fn`` run with numba switched off: CPU tensors then take the vectorised torch scan."""
+
+    def run():
+        previous = use_numba()
+        use_numba(False)
+        try:
+            fn()
+        finally:
+            use_numba(previous)
+
+    return run
+
+
+def along_w(x, g, grad_out):
+    """The two scans along W of SpatialRNN (directions 0 and 1) straight through the numba
+    kernels: fused (the pair kernels) and as two single scans, forward and backward."""
+    b, c, h, w = x.shape
+    xv = x.detach().view(b, c * h, w, 1)
+    gv, tv = (t.detach().view(b, 4 * c * h, w, 1) for t in (g, grad_out))
+    hv, dgv = torch.empty_like(gv), torch.empty_like(gv)
+    dxv = torch.empty_like(xv)
+    fwd, rev = 0, c * h  # first rows of the gates of directions 0 and 1
+    k = _scan_numba
+    return {
+        "fused fwd W": lambda: k.forward_pair(xv, gv, hv, fwd, rev),
+        "single fwd W": lambda: (
+            k.forward(xv, gv, hv, fwd, False),
+            k.forward(xv, gv, hv, rev, True),
+        ),
+        "fused bwd W": lambda: k.backward_pair(tv, xv, gv, hv, dxv, dgv, fwd, rev, False),
+        "single bwd W": lambda: (
+            k.backward(tv, xv, gv, hv, dxv, dgv, fwd, False, False),
+            k.backward(tv, xv, gv, hv, dxv, dgv, rev, True, True),
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="timed calls of each case")
     parser.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     tuned = tune_malloc() if args.malloc == "tuned" else False
     fast, slow = SpatialRNN(), SpatialRNN(reference=True)
 
@@ -96,8 +152,12 @@ def main() -> None:
         "copy 720p": lambda: dst_b.copy_(src_b),
         "fast fwd 720p": forward_only(fast, xb, gb),
         "loop fwd 720p": forward_only(slow, xb, gb),
+        "torch fwd+bwd train": with_torch_scan(forward_backward(fast, x, g, grad_out)),
+        "torch fwd train": with_torch_scan(forward_only(fast, x, g)),
+        "torch fwd 720p": with_torch_scan(forward_only(fast, xb, gb)),
+        **along_w(x, g, grad_out),
     }
-    t = best_times(fns, args.repeats)
+    t = best_times(fns, args.repeats, clock)
 
     item = 4  # float32
     bw = {k: 2 * s.numel() * item / t[f"copy {k}"] for k, s in (("train", src), ("720p", src_b))}
@@ -117,29 +177,41 @@ def main() -> None:
 
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, "
-        f"malloc {'tuned' if tuned else 'default'}, best of {args.repeats} calls each"
+        f"malloc {'tuned' if tuned else 'default'}, best of {args.repeats} calls each, "
+        f"{args.clock} clock"
     )
     print(
         f"copy bandwidth: {bw['train'] / 1e9:.1f} GB/s on {tuple(g.shape)}, "
         f"{bw['720p'] / 1e9:.1f} GB/s on {tuple(gb.shape)}\n"
     )
     header = (
-        f"{'case':<34}{'loop ms':>10}{'fast ms':>10}{'bound ms':>10}{'speed-up':>10}{'/bound':>9}"
+        f"{'case':<26}{'loop ms':>9}{'numba ms':>10}{'torch ms':>10}{'bound ms':>10}"
+        f"{'speed-up':>10}{'torch/numba':>13}{'/bound':>8}"
     )
     print(header)
     print("-" * len(header))
     labels = {
         "fast fwd+bwd train": f"fwd+bwd {train}",
-        "fast fwd train": f"fwd     {train}",
-        "fast fwd 720p": f"fwd     {big}",
+        "fast fwd train": f"fwd {train}",
+        "fast fwd 720p": f"fwd {big}",
     }
     for name, label in labels.items():
         slow = slow_of[name]
         loop = f"{t[slow] * 1e3:.1f}" if slow else "-"
         speedup = f"{t[slow] / t[name]:.1f}x" if slow else "-"
+        vectorised = t[name.replace("fast", "torch")]
         print(
-            f"{label:<34}{loop:>10}{t[name] * 1e3:>10.1f}{bound[name] * 1e3:>10.1f}"
-            f"{speedup:>10}{t[name] / bound[name]:>8.2f}x"
+            f"{label:<26}{loop:>9}{t[name] * 1e3:>10.1f}{vectorised * 1e3:>10.1f}"
+            f"{bound[name] * 1e3:>10.1f}{speedup:>10}{vectorised / t[name]:>12.2f}x"
+            f"{t[name] / bound[name]:>7.2f}x"
+        )
+    print()
+    print(f"fused pair kernels against two single scans, along W at {train}:")
+    for pass_ in ("fwd", "bwd"):
+        fused, single = t[f"fused {pass_} W"], t[f"single {pass_} W"]
+        print(
+            f"  {pass_}: fused {fused * 1e3:.1f} ms, two single scans {single * 1e3:.1f} ms, "
+            f"fused {single / fused:.2f}x faster"
         )
     print()
     r_speed = t["loop fwd+bwd train"] / t["fast fwd+bwd train"]

@@ -4,7 +4,8 @@ One training step of ``svrnn-lite train`` (batch 16, 128x128 crops, Adam, Charbo
 the lite preset unless ``--preset``/``--arch``) is run ``--repeats`` times after a warm-up under
 ``torch.profiler``, and the time of each step is split by operator:
 
-- ``scans``: the four-direction scans, forward and backward (``_FourScans``);
+- ``scans``: the four-direction scans, forward and backward (the autograd Function
+  ``_RecursiveFilter`` of :func:`svrnn_lite.spatial_rnn.spatial_rnn`);
 - ``convs``: every convolution's forward and backward (``aten::mkldnn_convolution``,
   ``aten::convolution_backward`` and what they call);
 - ``data``: how long the step waits for its batch. Batches are cut by the trainer's own loader
@@ -40,7 +41,7 @@ from svrnn_lite.runtime import tune_malloc
 from svrnn_lite.synth import write_png
 from svrnn_lite.train import training_loss
 
-SCAN_NAMES = ("_FourScans", "_RecursiveFilter")
+SCAN_NAMES = ("_RecursiveFilter",)  # also matches its backward, _RecursiveFilterBackward
 CONV_NAMES = ("aten::convolution", "aten::convolution_backward")
 
 

@@ -1,6 +1,7 @@
 """The first-order recursive filter, the scan at the heart of the spatially variant RNN.
 
-Along one axis of a tensor, with a gate ``g`` of the same shape as the input ``x``::
+Explained in chapter *The first-order recursive filter*. Along one axis of a tensor, with a gate
+``g`` of the same shape as the input ``x``::
 
     h[k] = (1 - g[k]) * x[k] + g[k] * h[k-1],      h[-1] = 0,      g in (-1, 1)
 
@@ -8,14 +9,18 @@ The gate is the one at the current position ``k`` (as in the original Caffe laye
 compute the same thing:
 
 - :func:`recursive_filter_reference`, a plain Python loop over ``k``; autograd differentiates it.
-- :func:`recursive_filter`, the fast path: a compiled forward scan and, for the backward pass, the
-  reverse scan of the adjoint recursion (``_scan_numba``, with a pure-torch fallback)::
+- :func:`recursive_filter`, the fast path: the autograd Function ``_RecursiveFilter`` runs a
+  forward scan kernel and, for the backward pass, the reverse scan of the adjoint recursion::
 
       d[k]     = t[k] + g[k+1] * d[k+1]        (t = gradient reaching h from above)
       dL/dx[k] = (1 - g[k]) * d[k]
       dL/dg[k] = d[k] * (h[k-1] - x[k])
 
-Explained in chapter *The first-order recursive filter*.
+The kernels are compiled loops (``_scan_numba``) for CPU tensors and a vectorised log-depth torch
+scan (``_scan_torch``) on any other device or with numba off; :func:`scan_backend` chooses. The
+four-direction block of the next chapter (:func:`svrnn_lite.spatial_rnn.spatial_rnn`) is the same
+Function with four directions: the path from ``SpatialRNN.forward`` to the recursion line is
+``spatial_rnn`` -> ``_RecursiveFilter.forward`` -> a kernel (e.g. ``_scan_numba.forward``).
 """
 
 from __future__ import annotations
@@ -35,15 +40,16 @@ except ImportError:  # pragma: no cover - exercised only on installs without num
 __all__ = ["recursive_filter", "recursive_filter_reference", "use_numba"]
 
 #: Set the environment variable ``SVRNN_LITE_NO_NUMBA=1`` (before import) or call
-#: ``use_numba(False)`` to force the pure-torch scan.
+#: ``use_numba(False)`` to force the vectorised torch scan.
 _USE_NUMBA = _scan_numba is not None and os.environ.get("SVRNN_LITE_NO_NUMBA", "") in ("", "0")
 
 
 def use_numba(enabled: bool | None = None) -> bool:
     """Switch the compiled (numba) scan on or off; return whether it is now used.
 
-    With ``enabled=False`` :func:`recursive_filter` runs the pure-torch scan everywhere (tensors on
-    a GPU always take that path). ``use_numba()`` without argument only reports the setting.
+    With ``enabled=False`` :func:`recursive_filter` runs the vectorised torch scan everywhere
+    (tensors on a GPU always take that path). ``use_numba()`` without argument only reports the
+    setting.
 
     Parameters
     ----------
@@ -61,8 +67,6 @@ def use_numba(enabled: bool | None = None) -> bool:
     >>> use_numba(False)
     False
     >>> _ = use_numba(previous)
-
-    Explained in chapter *The first-order recursive filter*.
     """
     global _USE_NUMBA
     if enabled is not None:
@@ -70,21 +74,37 @@ def use_numba(enabled: bool | None = None) -> bool:
     return _USE_NUMBA
 
 
-def _check(x: torch.Tensor, g: torch.Tensor, dim: int) -> int:
-    """Validate the inputs of both filters; return ``dim`` as a non-negative axis."""
+def _check(x: torch.Tensor, g: torch.Tensor, dim: int | None) -> int | None:
+    """The one input check of :func:`recursive_filter` and of
+    :func:`svrnn_lite.spatial_rnn.spatial_rnn`.
+
+    With an axis ``dim`` (the filter): ``g`` has the shape of ``x``; returns ``dim`` as a
+    non-negative axis. With ``dim=None`` (four directions): ``x`` is (B, C, H, W) and ``g``
+    (B, 4C, H, W); returns None.
+    """
     for name, t in (("x", x), ("g", g)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if t.dtype not in (torch.float32, torch.float64):
             raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
-    if x.shape != g.shape:
-        raise ValueError(
-            f"x and g must have the same shape, got x {tuple(x.shape)} and g {tuple(g.shape)}"
-        )
     if x.dtype != g.dtype:
         raise TypeError(f"x and g must have the same dtype, got x {x.dtype} and g {g.dtype}")
     if x.device != g.device:
         raise ValueError(f"x and g must be on the same device, got {x.device} and {g.device}")
+    if dim is None:
+        if x.ndim != 4:
+            raise ValueError(f"x must have shape (B, C, H, W), got {tuple(x.shape)}")
+        b, c, h, w = x.shape
+        if g.shape != (b, 4 * c, h, w):
+            raise ValueError(
+                f"g must have shape (B, 4C, H, W) = {(b, 4 * c, h, w)} for x of shape "
+                f"{tuple(x.shape)} (C gate channels per direction), got {tuple(g.shape)}"
+            )
+        return None
+    if x.shape != g.shape:
+        raise ValueError(
+            f"x and g must have the same shape, got x {tuple(x.shape)} and g {tuple(g.shape)}"
+        )
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension, got a 0-d tensor")
     if not -x.ndim <= dim < x.ndim:
@@ -125,8 +145,6 @@ def recursive_filter_reference(
     tensor([0.5000, 0.2500, 0.1250, 0.0625])
     >>> recursive_filter_reference(x, g, reverse=True)
     tensor([0.5000, 0.0000, 0.0000, 0.0000])
-
-    Explained in chapter *The first-order recursive filter*.
     """
     dim = _check(x, g, dim)
     # unbind gives all slices at once: indexing x[..., k] step by step would make the backward
@@ -142,37 +160,95 @@ def recursive_filter_reference(
 
 
 def scan_backend(t: torch.Tensor):
-    """The scan kernels for tensor ``t``: numba on CPU when enabled, else the pure-torch scan."""
+    """The scan kernels for tensor ``t``: numba on the CPU when enabled, else the torch scan.
+
+    Parameters
+    ----------
+    t : torch.Tensor
+        A tensor to scan; only its device matters (and the setting of :func:`use_numba`).
+
+    Returns
+    -------
+    module
+        :mod:`svrnn_lite._scan_numba` or :mod:`svrnn_lite._scan_torch`; both offer
+        ``forward(x, g, h, m0, reverse)`` and ``backward(t, x, g, h, dx, dg, m0, reverse,
+        accumulate)``, and numba the fused ``forward_pair`` and ``backward_pair``.
+
+    Examples
+    --------
+    >>> scan_backend(torch.zeros(1, device="meta")).__name__  # what a GPU tensor gets
+    'svrnn_lite._scan_torch'
+    """
     return _scan_numba if (_USE_NUMBA and t.device.type == "cpu") else _scan_torch
 
 
-def _as_bmnq(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """A contiguous (1, M, N, Q) view of ``t``: the axes before ``dim`` merged into M, the scan
-    axis N, the axes after ``dim`` merged into Q (contiguous, so the kernels read in order)."""
-    m = math.prod(t.shape[:dim])
-    q = math.prod(t.shape[dim + 1 :])
-    return t.contiguous().view(1, m, t.shape[dim], q)
+def _view(t: torch.Tensor, axis: int) -> torch.Tensor:
+    """A contiguous (B, K, ...) tensor seen as (B, M, N, Q) for a scan along ``axis``: the axes
+    from 1 up to ``axis`` merged into M, ``axis`` is N, the axes after it merged into Q."""
+    m, q = math.prod(t.shape[1:axis]), math.prod(t.shape[axis + 1 :])
+    return t.view(t.shape[0], m, t.shape[axis], q)
+
+
+def _by_axis(ndim: int, directions) -> dict[int, list[tuple[int, bool]]]:
+    """The directions grouped by axis, in order: {axis: [(index d of the direction, reverse)]}."""
+    axes: dict[int, list[tuple[int, bool]]] = {}
+    for d, (axis, reverse) in enumerate(directions):
+        axes.setdefault(axis % ndim, []).append((d, reverse))
+    return axes
+
+
+def _fused(kernels, view: torch.Tensor, scans: list[tuple[int, bool]]) -> bool:
+    """Whether the scans of an axis go to the fused pair kernel: only a forward and a reverse
+    scan along contiguous rows (Q == 1) with numba, where the benchmark shows that it pays."""
+    paired = [reverse for _, reverse in scans] == [False, True]
+    return paired and view.shape[3] == 1 and hasattr(kernels, "forward_pair")
 
 
 class _RecursiveFilter(torch.autograd.Function):
-    """Compiled forward scan; the backward pass is the reverse scan of the adjoint recursion."""
+    """Several recursive filters of one input, by the scan kernels, with the adjoint scans as
+    backward pass: the one autograd Function of the filter and of the four-direction RNN.
+
+    ``x`` is (B, C, ...) and ``g`` (B, D*C, ...) for D ``directions`` ``(axis, reverse)``; the
+    output has the shape of ``g``, block ``d`` of its C channels is the scan of ``x`` along the
+    axis of direction ``d`` with the gates of block ``d``. In the kernels' (B, M, N, Q) view
+    block ``d`` starts at row ``d * M``, so every scan reads and writes its block in place.
+    """
 
     @staticmethod
-    def forward(ctx, x, g, dim, reverse):
-        x4, g4 = _as_bmnq(x, dim), _as_bmnq(g, dim)
-        h4 = torch.empty_like(x4)
-        scan_backend(x4).scan_forward(x4, g4, h4, 0, reverse)
-        ctx.save_for_backward(x4, g4, h4)
-        ctx.reverse = reverse
-        return h4.view(x.shape)
+    def forward(ctx, x, g, directions):
+        x, g = x.contiguous(), g.contiguous()
+        h = torch.empty_like(g)
+        kernels = scan_backend(x)
+        for axis, scans in _by_axis(x.ndim, directions).items():
+            xv, gv, hv = (_view(t, axis) for t in (x, g, h))
+            m = xv.shape[1]
+            if _fused(kernels, xv, scans):
+                kernels.forward_pair(xv, gv, hv, scans[0][0] * m, scans[1][0] * m)
+            else:
+                for d, reverse in scans:
+                    kernels.forward(xv, gv, hv, d * m, reverse)
+        ctx.save_for_backward(x, g, h)
+        ctx.directions = directions
+        return h
 
     @staticmethod
     def backward(ctx, grad_h):
-        x4, g4, h4 = ctx.saved_tensors
-        t4 = grad_h.contiguous().view(x4.shape)
-        dx4, dg4 = torch.empty_like(x4), torch.empty_like(x4)
-        scan_backend(t4).scan_backward(t4, x4, g4, h4, dx4, dg4, 0, ctx.reverse, False)
-        return dx4.view(grad_h.shape), dg4.view(grad_h.shape), None, None
+        x, g, h = ctx.saved_tensors
+        grad_h = grad_h.contiguous()
+        dx, dg = torch.empty_like(x), torch.empty_like(g)
+        kernels = scan_backend(x)
+        done = 0  # scans whose dL/dx is in dx: the first writes it, the others add to it
+        for axis, scans in _by_axis(x.ndim, ctx.directions).items():
+            tv, xv, gv, hv, dxv, dgv = (_view(t, axis) for t in (grad_h, x, g, h, dx, dg))
+            m = xv.shape[1]
+            if _fused(kernels, xv, scans):
+                m0s = (scans[0][0] * m, scans[1][0] * m)
+                kernels.backward_pair(tv, xv, gv, hv, dxv, dgv, *m0s, done > 0)
+            else:
+                for i, (d, reverse) in enumerate(scans):
+                    kernels.backward(tv, xv, gv, hv, dxv, dgv, d * m, reverse, done + i > 0)
+            done += len(scans)
+        return dx, dg, None
 
 
 def recursive_filter(
@@ -184,7 +260,7 @@ def recursive_filter(
     disk after the first call) with a hand-written backward pass, the reverse scan
     ``d[k] = t[k] + g[k+1] d[k+1]``, ``dL/dx = (1 - g) d``, ``dL/dg[k] = d[k] (h[k-1] - x[k])``.
     Tensors on a GPU, or any tensor when numba is missing or switched off with :func:`use_numba`,
-    go through an equivalent pure-torch scan.
+    go through the same recursions as a vectorised torch scan of ``ceil(log2 N)`` steps.
 
     Parameters
     ----------
@@ -210,8 +286,7 @@ def recursive_filter(
     tensor([[0.5000, 0.2500, 0.1250, 0.0625]])
     >>> torch.allclose(recursive_filter(x, g, dim=0), (1 - g) * x)
     True
-
-    Explained in chapter *The first-order recursive filter*.
     """
     dim = _check(x, g, dim)
-    return _RecursiveFilter.apply(x, g, dim, bool(reverse))
+    # one direction: x and g as (B, C) = (1, 1) of the layout of _RecursiveFilter
+    return _RecursiveFilter.apply(x[None, None], g[None, None], ((dim + 2, bool(reverse)),))[0, 0]

@@ -1,16 +1,17 @@
 """The four-direction spatially variant RNN: four recursive filters over an image, concatenated.
 
-For a feature map ``x`` of shape (B, C, H, W) and gates ``g`` of shape (B, 4C, H, W) (predicted per
-pixel by a CNN), direction ``d`` scans ``x`` with the gates ``g[:, d*C:(d+1)*C]``::
+Explained in chapter *The four-direction spatially variant RNN*. For a feature map ``x`` of shape
+(B, C, H, W) and gates ``g`` of shape (B, 4C, H, W) (predicted per pixel by a CNN), direction ``d``
+scans ``x`` with the gates ``g[:, d*C:(d+1)*C]``::
 
     d = 0  left -> right   (along W)
     d = 1  right -> left   (along W, reversed)
     d = 2  top -> bottom   (along H)
     d = 3  bottom -> top   (along H, reversed)
 
-and the four results are concatenated into (B, 4C, H, W), in that order.
-
-Explained in chapter *The four-direction spatially variant RNN*.
+and the four results are concatenated into (B, 4C, H, W), in that order. :func:`spatial_rnn`
+computes it with the recursive filter of the previous chapter (its autograd Function, given the
+four directions at once); :class:`SpatialRNN` is the same as a module.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from svrnn_lite.recursive import recursive_filter_reference, scan_backend
+from svrnn_lite.recursive import _check, _RecursiveFilter, recursive_filter_reference
 
-__all__ = ["DIRECTIONS", "HALF_PRECISION", "SpatialRNN"]
+__all__ = ["DIRECTIONS", "HALF_PRECISION", "SpatialRNN", "spatial_rnn"]
 
 #: (name, axis of a (B, C, H, W) tensor, reverse) of each direction, in the order of the gates.
 DIRECTIONS = (
@@ -30,88 +31,70 @@ DIRECTIONS = (
     ("bottom->top", -2, True),
 )
 
-
-#: The dtypes :class:`SpatialRNN` converts to float32 before it scans.
+#: The dtypes :func:`spatial_rnn` converts to float32 before it scans.
 HALF_PRECISION = (torch.float16, torch.bfloat16)
 
 
-def _scan_views(t: torch.Tensor, axis: int) -> torch.Tensor:
-    """A contiguous (B, K, H, W) tensor seen in the (B, M, N, Q) layout of the scan kernels:
-    along W it is (B, K*H, W, 1) (rows of pixels), along H it is (B, K, H, W) itself."""
-    b, k, h, w = t.shape
-    return t.view(b, k * h, w, 1) if axis == -1 else t
+def spatial_rnn(x: torch.Tensor, g: torch.Tensor, reference: bool = False) -> torch.Tensor:
+    """Scan ``x`` in the four :data:`DIRECTIONS` with per-pixel gates; concatenate the results.
 
+    Block ``d`` of the output is ``recursive_filter(x, g[:, d*C:(d+1)*C], dim, reverse)`` for the
+    ``(dim, reverse)`` of direction ``d``.
 
-class _FourScans(torch.autograd.Function):
-    """The four scans written straight into one (B, 4C, H, W) output (no split, no cat).
+    Parameters
+    ----------
+    x : torch.Tensor
+        Features, shape (B, C, H, W), float32 or float64.
+    g : torch.Tensor
+        Gates, shape (B, 4C, H, W), same dtype and device as ``x``: C channels per direction;
+        values in (-1, 1) keep the filters stable.
+    reference : bool, default False
+        Use the plain-loop :func:`~svrnn_lite.recursive.recursive_filter_reference` (slow; for
+        teaching and testing) instead of the scan kernels.
 
-    Direction d reads gate channels d*C..(d+1)*C and writes the same output channels; in the
-    (B, M, N, Q) layout of the kernels that is row ``m0 = d*C*H`` along W and ``m0 = d*C`` along
-    H. The two directions of an axis go to the kernels together (``scan_*_pair``).
+    Returns
+    -------
+    torch.Tensor
+        Shape (B, 4C, H, W): the four directions' outputs along channels, in order.
+        Half-precision inputs, as autocast makes them (``train --amp``), are scanned in float32
+        all the same: the output is then float32, exactly the scan of the inputs converted to
+        float32.
+
+    Examples
+    --------
+    >>> x = torch.zeros(1, 1, 1, 4)
+    >>> x[..., 0] = 1.0
+    >>> spatial_rnn(x, torch.full((1, 4, 1, 4), 0.5))[0, :, 0]
+    tensor([[0.5000, 0.2500, 0.1250, 0.0625],
+            [0.5000, 0.0000, 0.0000, 0.0000],
+            [0.5000, 0.0000, 0.0000, 0.0000],
+            [0.5000, 0.0000, 0.0000, 0.0000]])
     """
-
-    @staticmethod
-    def forward(ctx, x, g):
-        x, g = x.contiguous(), g.contiguous()
-        out = torch.empty_like(g)
-        kernels = scan_backend(x)
-        for axis, m0_fwd, m0_rev in _axes(x):
-            xv, gv, ov = (_scan_views(t, axis) for t in (x, g, out))
-            kernels.scan_forward_pair(xv, gv, ov, m0_fwd, m0_rev)
-        ctx.save_for_backward(x, g, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, g, out = ctx.saved_tensors
-        grad_out = grad_out.contiguous()
-        dx, dg = torch.empty_like(x), torch.empty_like(g)
-        kernels = scan_backend(x)
-        for i, (axis, m0_fwd, m0_rev) in enumerate(_axes(x)):
-            views = (_scan_views(t, axis) for t in (grad_out, x, g, out, dx, dg))
-            kernels.scan_backward_pair(*views, m0_fwd, m0_rev, i > 0)  # dx sums all directions
-        return dx, dg
-
-
-def _axes(x: torch.Tensor) -> list[tuple[int, int, int]]:
-    """(axis, first row of its forward direction, of its reverse direction) in the kernels'
-    (B, M, N, Q) layout, for the directions 0, 1 (along W) and 2, 3 (along H) of DIRECTIONS:
-    C channels are C*H rows of the view along W and C rows along H."""
-    c, h = x.shape[1], x.shape[2]
-    return [(-1, 0 * c * h, 1 * c * h), (-2, 2 * c, 3 * c)]
-
-
-def _check_inputs(x: torch.Tensor, g: torch.Tensor) -> int:
-    """Validate x (B, C, H, W) and g (B, 4C, H, W); return C."""
-    for name, t in (("x", x), ("g", g)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
-    if x.dtype != g.dtype or x.device != g.device:
-        raise TypeError(
-            f"x and g must have the same dtype and device, got x {x.dtype} on {x.device} "
-            f"and g {g.dtype} on {g.device}"
-        )
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (B, C, H, W), got {tuple(x.shape)}")
-    b, c, h, w = x.shape
-    if g.shape != (b, 4 * c, h, w):
-        raise ValueError(
-            f"g must have shape (B, 4C, H, W) = {(b, 4 * c, h, w)} for x of shape "
-            f"{tuple(x.shape)} (C gate channels per direction), got {tuple(g.shape)}"
-        )
-    return c
+    if any(isinstance(t, torch.Tensor) and t.dtype in HALF_PRECISION for t in (x, g)):
+        with torch.autocast(x.device.type, enabled=False):
+            return spatial_rnn(x.float(), g.float(), reference)
+    _check(x, g, None)
+    if reference:  # the definition: four recursive filters, concatenated
+        gates = g.split(x.shape[1], dim=1)
+        outs = [
+            recursive_filter_reference(x, g_d, dim, reverse)
+            for g_d, (_, dim, reverse) in zip(gates, DIRECTIONS, strict=True)
+        ]
+        return torch.cat(outs, dim=1)
+    # the same maths, four scans written straight into one output (no split, no cat)
+    return _RecursiveFilter.apply(x, g, tuple((dim, reverse) for _, dim, reverse in DIRECTIONS))
 
 
 class SpatialRNN(nn.Module):
     """Four-direction spatially variant RNN (no parameters: the gates are an input).
 
+    The module form of :func:`spatial_rnn`.
+
     Parameters
     ----------
     reference : bool, default False
         Use the plain-loop :func:`~svrnn_lite.recursive.recursive_filter_reference` instead of the
-        compiled scan (slow; for teaching and testing).
+        scan kernels (slow; for teaching and testing).
 
     Examples
     --------
@@ -120,8 +103,6 @@ class SpatialRNN(nn.Module):
     >>> g = torch.rand(2, 12, 5, 7) * 2 - 1
     >>> rnn(x, g).shape
     torch.Size([2, 12, 5, 7])
-
-    Explained in chapter *The four-direction spatially variant RNN*.
     """
 
     def __init__(self, reference: bool = False) -> None:
@@ -131,22 +112,9 @@ class SpatialRNN(nn.Module):
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """Scan ``x`` (B, C, H, W) in four directions with gates ``g`` (B, 4C, H, W).
 
-        Returns the four outputs concatenated along channels, shape (B, 4C, H, W). Half-precision
-        inputs, as autocast makes them (``train --amp``), are scanned in float32 all the same:
-        the output is then float32, exactly the scan of the inputs converted to float32.
+        Returns the four outputs concatenated along channels, shape (B, 4C, H, W).
         """
-        if x.dtype in HALF_PRECISION or g.dtype in HALF_PRECISION:
-            with torch.autocast(x.device.type, enabled=False):
-                return self.forward(x.float(), g.float())
-        c = _check_inputs(x, g)
-        if self.reference:  # the definition: four recursive filters, concatenated
-            gates = g.split(c, dim=1)
-            outs = [
-                recursive_filter_reference(x, g_d, dim, reverse)
-                for g_d, (_, dim, reverse) in zip(gates, DIRECTIONS, strict=True)
-            ]
-            return torch.cat(outs, dim=1)
-        return _FourScans.apply(x, g)  # the same maths, compiled, without split and cat
+        return spatial_rnn(x, g, reference=self.reference)
 
     def extra_repr(self) -> str:
         return "reference=True" if self.reference else ""

@@ -166,8 +166,8 @@ def test_backend_dispatch(monkeypatch):
         def fail(*args):
             raise AssertionError("numba kernel called although switched off")
 
-        monkeypatch.setattr(_scan_numba, "scan_forward", fail)
-        monkeypatch.setattr(_scan_numba, "scan_backward", fail)
+        for name in ("forward", "backward", "forward_pair", "backward_pair"):
+            monkeypatch.setattr(_scan_numba, name, fail)
         x = torch.rand(2, 5, requires_grad=True)
         recursive_filter(x, torch.zeros(2, 5)).sum().backward()
         torch.testing.assert_close(x.grad, torch.ones(2, 5))  # g = 0: h = x
@@ -199,3 +199,102 @@ def test_bad_input_raises_clear_errors(fn):
         fn(x, x, dim=2)
     with pytest.raises(ValueError, match="at least one dimension"):
         fn(torch.tensor(1.0), torch.tensor(0.5))
+
+
+def linear_recurrence_loop(a, b, reverse):
+    """y[k] = a[k] y[k-1] + b[k], y[-1] = 0, along axis 2, one position at a time."""
+    n = b.shape[2]
+    y, prev = torch.empty_like(b), torch.zeros_like(b[:, :, 0])
+    for k in range(n - 1, -1, -1) if reverse else range(n):
+        prev = a[:, :, k] * prev + b[:, :, k]
+        y[:, :, k] = prev
+    return y
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 13, 64, 100])
+def test_linear_scan_is_the_recursion(n, reverse):
+    """The log-depth scan of the torch back end solves the recurrence for any length, with
+    coefficients of either sign, exact zeros among them (no division by their products)."""
+    gen = torch.Generator().manual_seed(n)
+    a = torch.rand(2, 3, n, 4, dtype=torch.float64, generator=gen) * 1.9 - 0.95
+    a[:, :, ::4] = 0.0
+    b = torch.randn(2, 3, n, 4, dtype=torch.float64, generator=gen)
+    expected = linear_recurrence_loop(a, b, reverse)
+    got = _scan_torch.linear_scan(a.clone(), b.clone(), reverse)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_torch_scan_is_as_accurate_as_the_loop_on_long_sequences(reverse):
+    """In float32, over 2000 positions with gates up to 0.999 (long memory), exact zeros and
+    negative gates, the vectorised scan and the compiled loop are both close to the float64
+    reference, values and gradients, and the scan's error is at most a few times the loop's
+    (measured: 0.8 to 1.8 times)."""
+    gen = torch.Generator().manual_seed(11)
+    x = torch.randn(3, 2000, generator=gen)
+    g = torch.rand(3, 2000, generator=gen) * 1.998 - 0.999
+    g[:, ::50] = 0.0
+    g[1] = g[1].abs()  # one row of positive gates only: the longest memory
+    t = torch.randn(3, 2000, dtype=torch.float64, generator=gen)  # gradient reaching h
+
+    def value_and_grads_for_t(fn, x, g):
+        x, g = x.detach().requires_grad_(), g.detach().requires_grad_()
+        h = fn(x, g, dim=-1, reverse=reverse)
+        return (h, *torch.autograd.grad(h, (x, g), t.to(h.dtype)))
+
+    exact = value_and_grads_for_t(recursive_filter_reference, x.double(), g.double())
+    errors = {}
+    previous = use_numba()
+    try:
+        for name in ("numba", "torch"):
+            use_numba(name == "numba")
+            got = value_and_grads_for_t(recursive_filter, x, g)
+            errors[name] = [
+                (a.double() - b).abs().max().item() for a, b in zip(got, exact, strict=True)
+            ]
+    finally:
+        use_numba(previous)
+    scale = [b.abs().max().item() for b in exact]
+    for what, err_torch, err_loop, s in zip(
+        ("h", "dL/dx", "dL/dg"), errors["torch"], errors["numba"], scale, strict=True
+    ):
+        assert err_torch <= 2e-6 * s, (what, err_torch, s)
+        assert err_torch <= 4 * err_loop + 1e-7 * s, (what, err_torch, err_loop)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_torch_scan_matches_numba_on_feature_maps(dtype):
+    """Both back ends on a (B, C, H, W)-sized input, along each axis, both ways."""
+    x, g = random_pair((2, 8, 24, 40), dtype, seed=4)
+    previous = use_numba()
+    try:
+        for dim in range(4):
+            for reverse in (False, True):
+                results = []
+                for numba in (True, False):
+                    use_numba(numba)
+                    results.append(value_and_grads(recursive_filter, x, g, dim, reverse))
+                for a, b, name in zip(*results, ("h", "dL/dx", "dL/dg"), strict=True):
+                    torch.testing.assert_close(
+                        a, b, rtol=TOL[dtype], atol=TOL[dtype], msg=f"{name} {dim} {reverse}"
+                    )
+    finally:
+        use_numba(previous)
+
+
+def test_torch_scan_runs_off_the_cpu():
+    """A tensor on another device (here 'meta': shapes without data, standing in for a GPU)
+    goes through the torch scan, forward and backward, although numba is on."""
+    previous = use_numba()
+    assert use_numba(True)
+    try:
+        x = torch.zeros(3, 5, 7, device="meta", requires_grad=True)
+        g = torch.zeros(3, 5, 7, device="meta", requires_grad=True)
+        for dim, reverse in ((0, False), (1, True), (2, False)):
+            h = recursive_filter(x, g, dim=dim, reverse=reverse)
+            dx, dg = torch.autograd.grad(h.sum(), (x, g))
+            assert h.device.type == dx.device.type == dg.device.type == "meta"
+            assert h.shape == dx.shape == dg.shape == x.shape
+    finally:
+        use_numba(previous)

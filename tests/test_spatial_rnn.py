@@ -1,11 +1,14 @@
-"""Tests of svrnn_lite.spatial_rnn: direction order, gate slicing, gradients, errors."""
+"""Tests of svrnn_lite.spatial_rnn: direction order, gate slicing, gradients, errors, and the one
+scan path it shares with the recursive filter."""
+
+import inspect
 
 import pytest
 import torch
 
-from svrnn_lite import SpatialRNN
-from svrnn_lite.recursive import recursive_filter_reference, use_numba
-from svrnn_lite.spatial_rnn import DIRECTIONS
+from svrnn_lite import SpatialRNN, _scan_numba, _scan_torch, recursive
+from svrnn_lite.recursive import recursive_filter, recursive_filter_reference, use_numba
+from svrnn_lite.spatial_rnn import DIRECTIONS, spatial_rnn
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 
@@ -116,8 +119,8 @@ def test_gradcheck(backend):
     assert torch.autograd.gradcheck(SpatialRNN(), (x, g))
 
 
-def test_bad_input_raises_clear_errors():
-    rnn = SpatialRNN()
+@pytest.mark.parametrize("rnn", [SpatialRNN(), spatial_rnn, SpatialRNN(reference=True)])
+def test_bad_input_raises_clear_errors(rnn):
     x = torch.zeros(1, 3, 4, 5)
     msg = r"g must have shape \(B, 4C, H, W\) = \(1, 12, 4, 5\) .* got \(1, 3, 4, 5\)"
     with pytest.raises(ValueError, match=msg):
@@ -128,5 +131,111 @@ def test_bad_input_raises_clear_errors():
         rnn(torch.zeros(3, 4, 5), torch.zeros(12, 4, 5))
     with pytest.raises(TypeError, match="x must be float32 or float64, got torch.int64"):
         rnn(x.long(), torch.zeros(1, 12, 4, 5))
+    with pytest.raises(TypeError, match="g must be a torch.Tensor, got list"):
+        rnn(x, [0.0])
     with pytest.raises(TypeError, match="same dtype"):
         rnn(x, torch.zeros(1, 12, 4, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="same device, got cpu and meta"):
+        rnn(x, torch.zeros(1, 12, 4, 5, device="meta"))
+
+
+def test_function_and_module_agree(backend):
+    x, g = random_inputs(2, 3, 4, 5, torch.float64, seed=2)
+    for reference in (False, True):
+        torch.testing.assert_close(
+            spatial_rnn(x, g, reference=reference), SpatialRNN(reference=reference)(x, g)
+        )
+    torch.testing.assert_close(spatial_rnn(x, g), spatial_rnn(x, g, reference=True))
+
+
+def autograd_functions(t: torch.Tensor) -> set[str]:
+    """The names of every node in the autograd graph that produced ``t``."""
+    seen, todo = {}, [t.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None and id(node) not in seen:
+            seen[id(node)] = type(node).__name__
+            todo.extend(next_node for next_node, _ in node.next_functions)
+    return set(seen.values())
+
+
+def test_filter_and_block_share_one_autograd_function(backend):
+    """recursive_filter and spatial_rnn differentiate through the same Function."""
+    x, g = random_inputs(1, 2, 3, 4)
+    x.requires_grad_()
+    block = autograd_functions(spatial_rnn(x, g))
+    single = autograd_functions(recursive_filter(x, g[:, :2], dim=-1))
+    shared = {name for name in block & single if name.endswith("Backward")}
+    assert shared >= {"_RecursiveFilterBackward"}
+    assert not any("FourScans" in name for name in block)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_pair_kernels_match_single_scans(monkeypatch, dtype):
+    """Along W the numba path runs the fused pair kernels; the single-direction kernels, used
+    when fusing is switched off, give the same values and gradients."""
+    previous = use_numba()
+    assert use_numba(True)
+    try:
+        calls = []
+        for name in ("forward_pair", "backward_pair"):
+            kernel = getattr(_scan_numba, name)
+            monkeypatch.setattr(
+                _scan_numba, name, lambda *a, k=kernel, n=name: (calls.append(n), k(*a))[1]
+            )
+        x, g = random_inputs(2, 3, 5, 9, dtype, seed=7)
+        results = []
+        for fused in (True, False):
+            if not fused:
+                monkeypatch.setattr(recursive, "_fused", lambda *args: False)
+            xr, gr = x.clone().requires_grad_(), g.clone().requires_grad_()
+            out = spatial_rnn(xr, gr)
+            t = torch.randn(out.shape, dtype=dtype, generator=torch.Generator().manual_seed(3))
+            results.append((out, *torch.autograd.grad(out, (xr, gr), t)))
+            if fused:
+                assert calls == ["forward_pair", "backward_pair"]
+        assert calls == ["forward_pair", "backward_pair"]  # none with fusing off
+        for a, b, name in zip(*results, ("out", "dL/dx", "dL/dg"), strict=True):
+            torch.testing.assert_close(a, b, rtol=TOL[dtype], atol=TOL[dtype], msg=name)
+    finally:
+        use_numba(previous)
+
+
+@pytest.mark.parametrize("name", ["forward_pair", "backward_pair"])
+def test_pair_kernels_only_scan_rows(name):
+    x = torch.zeros(1, 2, 3, 2)
+    g, h, t, dg = (torch.zeros(1, 4, 3, 2) for _ in range(4))
+    args = (x, g, h, 0, 2) if name == "forward_pair" else (t, x, g, h, x.clone(), dg, 0, 2, False)
+    with pytest.raises(ValueError, match="Q must be 1"):
+        getattr(_scan_numba, name)(*args)
+
+
+def test_runs_on_any_device():
+    """A tensor off the CPU (here on the 'meta' device, which has shapes but no data, as a
+    stand-in for a GPU) takes the torch scan even with numba on, forward and backward; the
+    numba kernels would fail on it (no numpy view)."""
+    previous = use_numba()
+    assert use_numba(True)
+    try:
+        x = torch.zeros(2, 3, 4, 5, device="meta", requires_grad=True)
+        g = torch.zeros(2, 12, 4, 5, device="meta", requires_grad=True)
+        out = spatial_rnn(x, g)
+        out.sum().backward()
+        assert out.device.type == x.grad.device.type == g.grad.device.type == "meta"
+        assert out.shape == g.grad.shape == g.shape and x.grad.shape == x.shape
+    finally:
+        use_numba(previous)
+
+
+def test_module_reaches_the_recursion_in_three_hops():
+    """SpatialRNN.forward -> spatial_rnn -> _RecursiveFilter.forward -> kernel with the
+    recursion line, for both back ends."""
+    hop1 = inspect.getsource(SpatialRNN.forward)
+    hop2 = inspect.getsource(spatial_rnn)
+    hop3 = inspect.getsource(recursive._RecursiveFilter.forward)
+    assert "spatial_rnn(x, g" in hop1
+    assert "_RecursiveFilter.apply(x, g" in hop2
+    assert "kernels.forward_pair(" in hop3 and "kernels.forward(" in hop3
+    assert "gs[k] * h_k" in inspect.getsource(_scan_numba.forward)
+    assert "ga[i] * ha_k" in inspect.getsource(_scan_numba.forward_pair)
+    assert not hasattr(_scan_torch, "forward_pair")
