@@ -98,3 +98,109 @@ def show_images(
             ax.set_title(titles[i])
     fig.tight_layout()
     return fig
+
+
+def compare_images(
+    reference: np.ndarray,
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    crop: tuple[slice, slice] | None = None,
+    signed: bool = False,
+    error_max: float = 0.1,
+    error_label: str | None = None,
+    size: float = 2.2,
+) -> plt.Figure:
+    """Show images next to a reference, enlarged on a crop, and where they differ from it.
+
+    Columns: the reference, then each image. Rows: the whole images (the crop outlined in
+    yellow), the crop enlarged (if ``crop`` is given), and the difference from the reference on
+    the whole image: ``|image - reference|`` (averaged over colours) from 0 to ``error_max``, or
+    with ``signed=True`` the signed difference from ``-error_max`` (blue) to ``+error_max``
+    (red). The reference's own difference panel holds the colour bar.
+
+    Parameters
+    ----------
+    reference : ndarray
+        (H, W) or (H, W, 3) floats, usually the sharp image.
+    images : sequence of ndarray
+        Same shape as ``reference``; floats are clipped to [0, 1] in the image rows.
+    titles : sequence of str
+        One title for the reference and one per image (put the PSNR in them).
+    crop : (slice, slice), optional
+        Rows and columns of the region to enlarge.
+    signed : bool
+        Show signed differences instead of absolute ones.
+    error_max : float
+        End of the colour scale of the difference maps.
+    error_label : str, optional
+        Label of the colour bar; ``|image - reference|`` or ``image - reference`` by default.
+    size : float
+        Width of one panel in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> sharp = np.zeros((8, 8))
+    >>> crop = (slice(2, 6), slice(2, 6))
+    >>> fig = compare_images(sharp, [sharp + 0.1], ["sharp", "brighter"], crop)
+    >>> len(fig.axes)                                   # 3 rows x 2 columns and a colour bar
+    7
+    >>> plt.close(fig)
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    images = [np.asarray(image, dtype=np.float64) for image in images]
+    if not images:
+        raise ValueError("compare_images needs at least one image besides the reference")
+    if len(titles) != len(images) + 1:
+        raise ValueError(f"got {len(images)} images and a reference but {len(titles)} titles")
+    for image in images:
+        if image.shape != reference.shape:
+            raise ValueError(f"image of shape {image.shape} differs from {reference.shape}")
+    columns = [reference, *images]
+    h, w = reference.shape[:2]
+    rows = 3 if crop is not None else 2
+    ch, cw = (h, w) if crop is None else (len(range(h)[crop[0]]), len(range(w)[crop[1]]))
+    heights = [h / w] + ([ch / cw] if crop is not None else []) + [h / w]
+    fig, axes = plt.subplots(
+        rows,
+        len(columns),
+        figsize=(size * len(columns), size * sum(heights) + 0.45 * rows),
+        height_ratios=heights,
+        squeeze=False,
+    )
+    cmap = "gray" if reference.ndim == 2 else None
+    for column, (image, title) in enumerate(zip(columns, titles, strict=True)):
+        axes[0, column].imshow(np.clip(image, 0, 1), cmap=cmap, vmin=0, vmax=1)
+        axes[0, column].set_title(title)
+        if crop is not None:
+            rows_, cols_ = range(h)[crop[0]], range(w)[crop[1]]
+            outline = mpl.patches.Rectangle(
+                (cols_[0] - 0.5, rows_[0] - 0.5), len(cols_), len(rows_), fill=False,
+                edgecolor="yellow", linewidth=1.2,
+            )  # fmt: skip
+            axes[0, column].add_patch(outline)
+            axes[1, column].imshow(np.clip(image[crop], 0, 1), cmap=cmap, vmin=0, vmax=1)
+            axes[1, column].set_title("crop, enlarged", fontsize=8)
+    error_row = axes[-1]
+    shown = None
+    for column, image in enumerate(images, start=1):
+        diff = image - reference
+        if diff.ndim == 3:
+            diff = diff.mean(axis=-1) if signed else np.abs(diff).mean(axis=-1)
+        elif not signed:
+            diff = np.abs(diff)
+        limits = (-error_max, error_max) if signed else (0.0, error_max)
+        shown = error_row[column].imshow(
+            diff, cmap="RdBu_r" if signed else "inferno", vmin=limits[0], vmax=limits[1]
+        )
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    error_row[0].axis("off")
+    label = error_label or ("image - reference" if signed else "|image - reference|")
+    bar = fig.colorbar(shown, ax=error_row[0], location="left", fraction=0.5, shrink=0.9)
+    bar.set_label(label, fontsize=8)
+    return fig
