@@ -112,18 +112,19 @@ def compare_images(
 ) -> plt.Figure:
     """Show images next to a reference, enlarged on a crop, and where they differ from it.
 
-    Columns: the reference, then each image. Rows: the whole images (the crop outlined in
-    yellow), the crop enlarged (if ``crop`` is given), and the difference from the reference on
-    the whole image: ``|image - reference|`` (averaged over colours) from 0 to ``error_max``, or
-    with ``signed=True`` the signed difference from ``-error_max`` (blue) to ``+error_max``
-    (red). The reference's own difference panel holds the colour bar.
+    Columns: the reference, then each image. The top row shows the images, or only the region
+    ``crop`` of each, enlarged. The bottom row shows, under each image, its difference from the
+    reference on the whole image: ``|image - reference|`` (averaged over colours) from 0 to
+    ``error_max``, or with ``signed=True`` the signed difference from ``-error_max`` (blue) to
+    ``+error_max`` (red), with a colour bar; under the reference, the whole reference image with
+    the crop outlined in yellow (or, without a crop, what the bottom row shows).
 
     Parameters
     ----------
     reference : ndarray
         (H, W) or (H, W, 3) floats, usually the sharp image.
     images : sequence of ndarray
-        Same shape as ``reference``; floats are clipped to [0, 1] in the image rows.
+        Same shape as ``reference``; floats are clipped to [0, 1] for display.
     titles : sequence of str
         One title for the reference and one per image (put the PSNR in them).
     crop : (slice, slice), optional
@@ -146,8 +147,8 @@ def compare_images(
     >>> sharp = np.zeros((8, 8))
     >>> crop = (slice(2, 6), slice(2, 6))
     >>> fig = compare_images(sharp, [sharp + 0.1], ["sharp", "brighter"], crop)
-    >>> len(fig.axes)                                   # 3 rows x 2 columns and a colour bar
-    7
+    >>> len(fig.axes)                                   # 2 rows x 2 columns and a colour bar
+    5
     >>> plt.close(fig)
     """
     reference = np.asarray(reference, dtype=np.float64)
@@ -159,48 +160,59 @@ def compare_images(
     for image in images:
         if image.shape != reference.shape:
             raise ValueError(f"image of shape {image.shape} differs from {reference.shape}")
-    columns = [reference, *images]
     h, w = reference.shape[:2]
-    rows = 3 if crop is not None else 2
-    ch, cw = (h, w) if crop is None else (len(range(h)[crop[0]]), len(range(w)[crop[1]]))
-    heights = [h / w] + ([ch / cw] if crop is not None else []) + [h / w]
+    crop = (slice(None), slice(None)) if crop is None else crop
+    rows, cols = range(h)[crop[0]], range(w)[crop[1]]
+    if not rows or not cols:
+        raise ValueError(f"the crop {crop} is empty for an image of shape {(h, w)}")
+    heights = [len(rows) / len(cols), h / w]
+    columns = [reference, *images]
     fig, axes = plt.subplots(
-        rows,
+        2,
         len(columns),
-        figsize=(size * len(columns), size * sum(heights) + 0.45 * rows),
+        figsize=(size * len(columns) + 0.8, 0.9 * size * sum(heights) + 0.7),
         height_ratios=heights,
         squeeze=False,
+        layout="constrained",
     )
     cmap = "gray" if reference.ndim == 2 else None
-    for column, (image, title) in enumerate(zip(columns, titles, strict=True)):
-        axes[0, column].imshow(np.clip(image, 0, 1), cmap=cmap, vmin=0, vmax=1)
-        axes[0, column].set_title(title)
-        if crop is not None:
-            rows_, cols_ = range(h)[crop[0]], range(w)[crop[1]]
-            outline = mpl.patches.Rectangle(
-                (cols_[0] - 0.5, rows_[0] - 0.5), len(cols_), len(rows_), fill=False,
-                edgecolor="yellow", linewidth=1.2,
-            )  # fmt: skip
-            axes[0, column].add_patch(outline)
-            axes[1, column].imshow(np.clip(image[crop], 0, 1), cmap=cmap, vmin=0, vmax=1)
-            axes[1, column].set_title("crop, enlarged", fontsize=8)
-    error_row = axes[-1]
+    for ax, image, title in zip(axes[0], columns, titles, strict=True):
+        ax.imshow(np.clip(image[crop], 0, 1), cmap=cmap, vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+    whole = (len(rows), len(cols)) == (h, w)
+    if not whole:
+        axes[0, 0].set_ylabel("yellow box, enlarged", fontsize=8)
     shown = None
-    for column, image in enumerate(images, start=1):
+    for ax, image in zip(axes[1, 1:], images, strict=True):
         diff = image - reference
         if diff.ndim == 3:
             diff = diff.mean(axis=-1) if signed else np.abs(diff).mean(axis=-1)
         elif not signed:
             diff = np.abs(diff)
         limits = (-error_max, error_max) if signed else (0.0, error_max)
-        shown = error_row[column].imshow(
+        shown = ax.imshow(
             diff, cmap="RdBu_r" if signed else "inferno", vmin=limits[0], vmax=limits[1]
         )
+    label = error_label or ("image - reference" if signed else "|image - reference|")
+    if whole:
+        axes[1, 0].axis("off")
+        axes[1, 0].text(
+            0.5, 0.5, f"below each image:\n{label}", ha="center", va="center", fontsize=9,
+            transform=axes[1, 0].transAxes,
+        )  # fmt: skip
+    else:
+        axes[1, 0].imshow(np.clip(reference, 0, 1), cmap=cmap, vmin=0, vmax=1)
+        axes[1, 0].set_xlabel("the whole image", fontsize=8)
+        for ax in axes[1]:
+            ax.add_patch(
+                mpl.patches.Rectangle(
+                    (cols[0] - 0.5, rows[0] - 0.5), len(cols), len(rows), fill=False,
+                    edgecolor="yellow", linewidth=1.0,
+                )
+            )  # fmt: skip
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    error_row[0].axis("off")
-    label = error_label or ("image - reference" if signed else "|image - reference|")
-    bar = fig.colorbar(shown, ax=error_row[0], location="left", fraction=0.5, shrink=0.9)
+    bar = fig.colorbar(shown, ax=list(axes[1]), shrink=0.9, location="right")
     bar.set_label(label, fontsize=8)
     return fig
