@@ -128,7 +128,9 @@ def two_tap_blur(x, a: float, axis: int = -1) -> np.ndarray:
 # --- a camera pan and its spectrum -------------------------------------------------------------
 
 
-def pan_blur(image, length: int, along: int = 1, quantize: bool = True) -> tuple[np.ndarray, ...]:
+def pan_blur(
+    image, length: int, along: int = 1, quantize: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Blur an image the way a camera panning at one pixel per sub-frame does: a box blur.
 
     The GoPro recipe of :mod:`svrnn_lite.blur` with a straight, uniform camera motion:
@@ -320,6 +322,15 @@ class HandBuiltDeblur(NamedTuple):
         The gate ``g_k`` of each channel, used along the motion (gate 0 across it).
     weights : ndarray, shape (K + 1,)
         ``w_0`` (the skip connection) and ``w_1 .. w_K`` (one per channel).
+
+    Examples
+    --------
+    With ``w_0 = 1`` and every other weight 0 only the skip connection is left:
+
+    >>> block = HandBuiltDeblur(9, (0.5,), np.array([1.0, 0.0]))
+    >>> image = np.random.default_rng(0).random((4, 5, 3))
+    >>> bool(np.allclose(block(image), image))
+    True
     """
 
     length: int
