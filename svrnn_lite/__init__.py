@@ -9,6 +9,7 @@ module                      chapter
 ``svrnn_lite.blur``         Blur synthesis by frame averaging (+ synth, sources, data)
 ``svrnn_lite.recursive``    The first-order recursive filter
 ``svrnn_lite.spatial_rnn``  The four-direction spatially variant RNN
+``svrnn_lite.handbuilt``    Chapters 2-3: hand-set gates that undo a known camera pan
 ``svrnn_lite.models``       The multi-task UNet (+ layers, model_config, cost)
 ``svrnn_lite.train``        Training (+ data, checkpoint, pretrained)
 ``svrnn_lite.evaluate``     Evaluation (+ metrics, inference, images, gates)
