@@ -1,6 +1,7 @@
 """Writing a file so that it appears complete or not at all.
 
-Everything ``svrnn_lite`` writes for a user (deblurred images, checkpoints, evaluation results) is
+Everything ``svrnn_lite`` writes for a user (deblurred images, checkpoints, a run's ``log.csv`` and
+``config.json``, evaluation results, synthetic datasets) is
 first written to a temporary file in the destination folder and then renamed over the
 destination, which the operating system does in one step: an interrupted or failed write
 (Ctrl-C, a full disk) leaves the previous file, if any, untouched and no partial file behind.

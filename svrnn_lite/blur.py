@@ -495,7 +495,7 @@ def make_blur_pair(
     (:func:`shake_trajectory`) with ``n_objects`` moving cut-outs in front
     (:func:`random_objects`, :func:`render_frames`), adds sensor noise of standard deviation
     ``noise_sigma`` to each frame and rounds it to 8 bits (as a video frame is), then averages
-    the frames (:func:`average_frames`, which rounds the result to 8 bits too). The sharp image
+    the frames (:func:`average_frames`) and rounds the average to 8 bits too. The sharp image
     is the middle frame. The crop is ``size`` pixels, placed at random at least ``margin``
     pixels from the image border; the camera never moves further than ``margin`` pixels (a
     trajectory that would is scaled down), so no border ever comes into view.

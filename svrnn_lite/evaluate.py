@@ -125,7 +125,10 @@ def figure_grid(model, pairs, indices=(0, 1, 2), tile: int | None = None, overla
             (error, "|output - sharp|"),
         ]
         for ax, (image, title) in zip(row, panels, strict=True):
-            ax.imshow(image, cmap="magma" if image.ndim == 2 else None, vmin=0, vmax=0.25)
+            if image.ndim == 2:  # the error map, on a fixed scale so rows compare
+                ax.imshow(image, cmap="magma", vmin=0, vmax=0.25)
+            else:
+                ax.imshow(np.clip(image, 0, 1))
             ax.set_title(title)
             ax.axis("off")
     fig.tight_layout()

@@ -15,9 +15,10 @@ image. Pair ``i`` of a split depends only on ``(seed, split, i)``: the dataset i
 and a run that was interrupted continues where it stopped when started again with the same
 settings.
 
-Default sizes, written in about 45 s on two CPU cores: 300 training pairs of 256x256 pixels
-(training takes random 128x128 crops of them, as GoPro training does of its 1280x720 frames) and
-24 test pairs of 640x360 pixels, about 120 MB of PNG files.
+Default sizes: :data:`N_TRAIN` = 600 training pairs of 256x256 pixels, every second one a
+dead-leaves image (training takes random 128x128 crops of them, as GoPro training does of its
+1280x720 frames), and 24 test pairs of 640x360 pixels: about 220 MB of PNG files, written in
+about two minutes on two CPU cores (the README's measurement).
 
 Explained in chapter *Blur synthesis by frame averaging*.
 """
@@ -181,8 +182,9 @@ def synth_pair(
     ----------
     split : {"train", "test"}
     index : int
-        Pair number within the split; sources are used in turn, so pair ``i`` comes from source
-        ``i % n_sources`` and is frame ``i // n_sources`` of that sequence.
+        Pair number within the split; :func:`sequence_of` says which sequence (source image,
+        or a dead-leaves image) it belongs to and which frame of it it is. With ``photos``, pair
+        ``i`` comes from photo ``i % n_photos`` of the split.
     seed : int
         Dataset seed; the pair depends only on ``(seed, split, index)``.
     size : (int, int), optional

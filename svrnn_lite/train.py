@@ -34,6 +34,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from svrnn_lite import distributed
+from svrnn_lite.atomic import atomic_path
 from svrnn_lite.checkpoint import (
     TRAINING_KEYS,
     Checkpoint,
@@ -43,6 +44,7 @@ from svrnn_lite.checkpoint import (
     save_training_state,
     training_state,
 )
+from svrnn_lite.cli import EXIT_INTERRUPTED
 from svrnn_lite.data import (
     MixedPairs,
     PairDataset,
@@ -459,9 +461,10 @@ def _start(cfg, resume, model, optimizer, average, log) -> dict:
         )
     else:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(
-            json.dumps({"train": asdict(cfg), "model": asdict(model.config)}, indent=2)
-        )
+        with atomic_path(out / "config.json") as tmp:
+            tmp.write_text(
+                json.dumps({"train": asdict(cfg), "model": asdict(model.config)}, indent=2)
+            )
     return _state(cfg, model, optimizer, step, history, average)
 
 
@@ -508,7 +511,7 @@ def _save(path, cfg, model, optimizer, step, history, average=None) -> None:
         train_config=asdict(cfg),
         average=average,
     )
-    with open(path.parent / "log.csv", "w", newline="") as f:
+    with atomic_path(path.parent / "log.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, ["step", "loss", "psnr", "lr", "val_psnr", "cpu_s"])
         writer.writeheader()
         writer.writerows(history)
@@ -586,4 +589,4 @@ def run(args: argparse.Namespace) -> int:
     limit = None if args.time_limit is None else 60 * args.time_limit
     with distributed.process_group():  # under torchrun; nothing to do in a single process
         result = train(cfg, resume=args.resume, time_limit=limit)
-    return 130 if result["interrupted"] else 0
+    return EXIT_INTERRUPTED if result["interrupted"] else 0
