@@ -121,6 +121,27 @@ def machine_text(run: dict) -> str:
     )
 
 
+def provisional_note(run: dict) -> str:
+    """What a provisional stored run is short of the book's 1280x720 run ("" when it is one).
+
+    >>> provisional_note({"image": {"width": 640, "height": 360}, "runs": 3, "provisional": True})
+    'PROVISIONAL: timed on a 640x360 image, not 1280x720: the ratios compare, the seconds are not per 1280x720 frame'
+    >>> provisional_note({"image": {"width": 1280, "height": 720}, "runs": 3, "provisional": False})
+    ''
+    """  # noqa: E501
+    if not run["provisional"]:
+        return ""
+    image, short = run["image"], []
+    if (image["width"], image["height"]) != (1280, 720):
+        short.append(f"timed on a {image['width']}x{image['height']} image, not 1280x720")
+    if run["runs"] < 3:
+        short.append(f"{run['runs']} timed run{'s' if run['runs'] != 1 else ''}, not 3 or more")
+    note = "PROVISIONAL: " + "; ".join(short)
+    if (image["width"], image["height"]) != (1280, 720):
+        note += ": the ratios compare, the seconds are not per 1280x720 frame"
+    return note
+
+
 class Row(NamedTuple):
     """A row of the reproduced Table 1."""
 
