@@ -138,25 +138,18 @@ RUNNER = textwrap.dedent(
     setup, cases = json.load(sys.stdin)
     shared = {}
     exec(compile(setup, "<first code cell>", "exec"), shared)
+    def verdict(cell_id, code, check):
+        namespace = dict(shared)
+        try:
+            exec(compile(code, f"<{cell_id}>", "exec"), namespace)
+            exec(compile(check, f"<{cell_id}: check>", "exec"), namespace)
+            return "passed"
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+
     results = {}
     for cell_id, solution, stub, check in cases:
-        namespace = dict(shared)
-        try:
-            exec(compile(solution, f"<{cell_id}: solution>", "exec"), namespace)
-            exec(compile(check, f"<{cell_id}: check>", "exec"), namespace)
-            solved = "passed"
-        except Exception as error:
-            solved = f"{type(error).__name__}: {error}"
-        namespace = dict(shared)
-        try:
-            exec(compile(stub, f"<{cell_id}: stub>", "exec"), namespace)
-            exec(compile(check, f"<{cell_id}: check>", "exec"), namespace)
-            blank = "passed"
-        except NotImplementedError as error:
-            blank = f"NotImplementedError: {error}"
-        except Exception as error:
-            blank = f"{type(error).__name__}: {error}"
-        results[cell_id] = [solved, blank]
+        results[cell_id] = [verdict(cell_id, solution, check), verdict(cell_id, stub, check)]
     print("RESULTS " + json.dumps(results))
     """
 )

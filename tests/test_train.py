@@ -17,18 +17,9 @@ from svrnn_lite.synth import write_dataset
 from svrnn_lite.train import TrainConfig, TrainingDiverged, train
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    write_dataset(
-        root, n_train=6, n_test=1, train_size=(48, 48), test_size=(48, 64), progress=False
-    )
-    return root
-
-
-def config(dataset, out, **changes):
+def config(tiny_dataset, out, **changes):
     settings = dict(
-        data=str(dataset), steps=6, batch_size=2, crop=32, val_every=3, val_images=1,
+        data=str(tiny_dataset), steps=6, batch_size=2, crop=32, val_every=3, val_images=1,
         lr=1e-3, out=str(out), progress=False, threads=1,
     )  # fmt: skip
     settings.update(changes)
@@ -50,9 +41,9 @@ def assert_same_weights(a, b):
 
 
 @pytest.mark.parametrize("loss", ["l2", "psnr", "charbonnier"])
-def test_a_short_run_lowers_the_loss_on_a_fixed_batch(dataset, tmp_path, loss):
-    cfg = config(dataset, tmp_path / "run", steps=25, loss=loss)
-    pairs = PairDataset(gopro_pairs(dataset, "train"))
+def test_a_short_run_lowers_the_loss_on_a_fixed_batch(tiny_dataset, tmp_path, loss):
+    cfg = config(tiny_dataset, tmp_path / "run", steps=25, loss=loss)
+    pairs = PairDataset(gopro_pairs(tiny_dataset, "train"))
     blurred, sharp = random_crop_batch(pairs, np.random.default_rng(123), 4, 32)
     torch.manual_seed(cfg.seed)
     before = F.mse_loss(build_model("lite")(blurred), sharp).item()
@@ -66,7 +57,7 @@ def test_a_short_run_lowers_the_loss_on_a_fixed_batch(dataset, tmp_path, loss):
     assert all(h["loss"] > 0 for h in result["history"])  # the log keeps the L2 loss
 
 
-def test_the_psnr_loss_weighs_every_crop_alike_in_decibels(dataset, tmp_path):
+def test_the_psnr_loss_weighs_every_crop_alike_in_decibels(tiny_dataset, tmp_path):
     diff = torch.stack([torch.full((1, 2, 2), 0.1), torch.full((1, 2, 2), 0.01)])
     diff.requires_grad_(True)
     train_module.training_loss(diff, "psnr").backward()
@@ -75,7 +66,7 @@ def test_the_psnr_loss_weighs_every_crop_alike_in_decibels(dataset, tmp_path):
     pull = diff.grad.abs().mean(dim=(1, 2, 3)) / diff.detach().abs().mean(dim=(1, 2, 3))
     assert pull[1] / pull[0] == pytest.approx(100, rel=1e-3)
     with pytest.raises(ValueError, match="--loss must be one of l2, psnr, charbonnier, got 'l1'"):
-        train(config(dataset, tmp_path / "bad", loss="l1"), log=quiet)
+        train(config(tiny_dataset, tmp_path / "bad", loss="l1"), log=quiet)
 
 
 def test_the_charbonnier_loss_pulls_every_pixel_alike_whatever_its_error():
@@ -86,9 +77,9 @@ def test_the_charbonnier_loss_pulls_every_pixel_alike_whatever_its_error():
 
 
 def test_the_moving_average_is_what_validation_scores_and_load_checkpoint_returns(
-    dataset, tmp_path
+    tiny_dataset, tmp_path
 ):
-    result = train(config(dataset, tmp_path / "run", ema=0.9), log=quiet)
+    result = train(config(tiny_dataset, tmp_path / "run", ema=0.9), log=quiet)
     saved = safe_load(result["checkpoint"])
     # the format a later version must resume from (tests/test_checkpoint.py pins every kind)
     assert list(saved) == [
@@ -101,44 +92,45 @@ def test_the_moving_average_is_what_validation_scores_and_load_checkpoint_return
     assert_same_weights(loaded, average)
     model = build_model("lite")
     model.load_state_dict(average)
-    val = train_module.training_pairs(config(dataset, tmp_path / "x"))[1]
+    val = train_module.training_pairs(config(tiny_dataset, tmp_path / "x"))[1]
     last = result["history"][-1]["val_psnr"]
     assert train_module.validate(model, val, torch.device("cpu")) == pytest.approx(last)
 
 
-def test_resume_with_a_moving_average_gives_bit_identical_weights(dataset, tmp_path):
-    straight = train(config(dataset, tmp_path / "straight", ema=0.9), log=quiet)
-    train(config(dataset, tmp_path / "paused", ema=0.9), stop_after_steps=4, log=quiet)
-    resumed = train(config(dataset, tmp_path / "paused", ema=0.9), resume=True, log=quiet)
+def test_resume_with_a_moving_average_gives_bit_identical_weights(tiny_dataset, tmp_path):
+    straight = train(config(tiny_dataset, tmp_path / "straight", ema=0.9), log=quiet)
+    train(config(tiny_dataset, tmp_path / "paused", ema=0.9), stop_after_steps=4, log=quiet)
+    resumed = train(config(tiny_dataset, tmp_path / "paused", ema=0.9), resume=True, log=quiet)
     a, b = safe_load(straight["checkpoint"]), safe_load(resumed["checkpoint"])
     assert_same_weights(a["ema_state_dict"], b["ema_state_dict"])
     assert_same_weights(a["state_dict"], b["state_dict"])
 
 
-def test_a_warm_restart_starts_from_the_given_weights(dataset, tmp_path):
-    first = train(config(dataset, tmp_path / "first", steps=3), log=quiet)
-    restart = config(dataset, tmp_path / "second", steps=1, init=str(first["checkpoint"]), lr=1e-9)
+def test_a_warm_restart_starts_from_the_given_weights(tiny_dataset, tmp_path):
+    first = train(config(tiny_dataset, tmp_path / "first", steps=3), log=quiet)
+    init = str(first["checkpoint"])
+    restart = config(tiny_dataset, tmp_path / "second", steps=1, init=init, lr=1e-9)
     second = train(restart, log=quiet)
     before, after = weights(first["checkpoint"]), weights(second["checkpoint"])
     for name in before:  # one step at a negligible learning rate moves nothing visibly
         assert torch.allclose(before[name], after[name], atol=1e-6), name
     # the run resumes from its own checkpoint, even when the weights it started from are gone
-    paused = config(dataset, tmp_path / "paused", steps=3, init=str(tmp_path / "start.pt"))
+    paused = config(tiny_dataset, tmp_path / "paused", steps=3, init=str(tmp_path / "start.pt"))
     (tmp_path / "start.pt").write_bytes(first["checkpoint"].read_bytes())
     train(paused, stop_after_steps=1, log=quiet)
     (tmp_path / "start.pt").unlink()
     assert train(paused, resume=True, log=quiet)["finished"]
-    other = config(dataset, tmp_path / "third", steps=1, init=str(first["checkpoint"]))
+    other = config(tiny_dataset, tmp_path / "third", steps=1, init=str(first["checkpoint"]))
     other.preset = "half"
     with pytest.raises(ValueError, match="holds preset 'lite'"):
         train(other, log=quiet)
 
 
-def test_several_data_folders_are_drawn_from_in_equal_shares(dataset, tmp_path):
+def test_several_data_folders_are_drawn_from_in_equal_shares(tiny_dataset, tmp_path):
     small = tmp_path / "small"
     write_dataset(small, n_train=2, n_test=1, train_size=(40, 40), test_size=(40, 40),
                   seed=5, progress=False)  # fmt: skip
-    cfg = config(dataset, tmp_path / "run", data=[str(small), str(dataset)])
+    cfg = config(tiny_dataset, tmp_path / "run", data=[str(small), str(tiny_dataset)])
     train_set, val_set = train_module.training_pairs(cfg)
     sizes = [
         train_set.stored(int(i))[0].shape[0]
@@ -149,18 +141,20 @@ def test_several_data_folders_are_drawn_from_in_equal_shares(dataset, tmp_path):
     assert train(cfg, log=quiet)["finished"]
 
 
-def test_resume_after_a_pause_gives_bit_identical_weights(dataset, tmp_path):
-    straight = train(config(dataset, tmp_path / "straight"), log=quiet)
-    paused = train(config(dataset, tmp_path / "paused"), stop_after_steps=4, log=quiet)
+def test_resume_after_a_pause_gives_bit_identical_weights(tiny_dataset, tmp_path):
+    straight = train(config(tiny_dataset, tmp_path / "straight"), log=quiet)
+    paused = train(config(tiny_dataset, tmp_path / "paused"), stop_after_steps=4, log=quiet)
     assert not paused["finished"] and paused["step"] == 4
-    resumed = train(config(dataset, tmp_path / "paused"), resume=True, log=quiet)
+    resumed = train(config(tiny_dataset, tmp_path / "paused"), resume=True, log=quiet)
     assert resumed["finished"]
     assert_same_weights(weights(straight["checkpoint"]), weights(resumed["checkpoint"]))
     assert [h["loss"] for h in straight["history"]] == [h["loss"] for h in resumed["history"]]
 
 
-def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_identically(dataset, tmp_path, monkeypatch):
-    straight = train(config(dataset, tmp_path / "straight"), log=quiet)
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_identically(
+    tiny_dataset, tmp_path, monkeypatch
+):
+    straight = train(config(tiny_dataset, tmp_path / "straight"), log=quiet)
     calls = {"n": 0}
     real_loss = train_module.training_loss
 
@@ -171,16 +165,16 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_identically(dataset, tmp_
         return real_loss(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "training_loss", loss_then_ctrl_c)
-    interrupted = train(config(dataset, tmp_path / "run"), log=quiet)
+    interrupted = train(config(tiny_dataset, tmp_path / "run"), log=quiet)
     assert interrupted["interrupted"] and interrupted["step"] == 2
     assert safe_load(tmp_path / "run" / "last.pt")["step"] == 2
     monkeypatch.setattr(train_module, "training_loss", real_loss)
-    resumed = train(config(dataset, tmp_path / "run"), resume=True, log=quiet)
+    resumed = train(config(tiny_dataset, tmp_path / "run"), resume=True, log=quiet)
     assert_same_weights(weights(straight["checkpoint"]), weights(resumed["checkpoint"]))
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(
-    dataset, tmp_path, monkeypatch
+    tiny_dataset, tmp_path, monkeypatch
 ):
     calls = {"n": 0}
     real_loss = train_module.training_loss
@@ -192,26 +186,26 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(
 
     monkeypatch.setattr(train_module, "training_loss", loss_then_nan)
     with pytest.raises(TrainingDiverged, match="step 4.*last good checkpoint"):
-        train(config(dataset, tmp_path / "run"), log=quiet)
+        train(config(tiny_dataset, tmp_path / "run"), log=quiet)
     kept = safe_load(tmp_path / "run" / "last.pt")
     assert kept["step"] == 3
 
 
-def test_an_existing_run_is_never_overwritten(dataset, tmp_path):
-    train(config(dataset, tmp_path / "run", steps=1), log=quiet)
+def test_an_existing_run_is_never_overwritten(tiny_dataset, tmp_path):
+    train(config(tiny_dataset, tmp_path / "run", steps=1), log=quiet)
     with pytest.raises(FileExistsError, match="--resume"):
-        train(config(dataset, tmp_path / "run", steps=1), log=quiet)
+        train(config(tiny_dataset, tmp_path / "run", steps=1), log=quiet)
 
 
-def test_resume_with_other_settings_is_refused(dataset, tmp_path):
-    train(config(dataset, tmp_path / "run"), stop_after_steps=1, log=quiet)
+def test_resume_with_other_settings_is_refused(tiny_dataset, tmp_path):
+    train(config(tiny_dataset, tmp_path / "run"), stop_after_steps=1, log=quiet)
     with pytest.raises(ValueError, match="lr: 0.001 -> 0.01"):
-        train(config(dataset, tmp_path / "run", lr=1e-2), resume=True, log=quiet)
+        train(config(tiny_dataset, tmp_path / "run", lr=1e-2), resume=True, log=quiet)
 
 
-def test_resume_without_a_checkpoint_is_a_clear_error(dataset, tmp_path):
+def test_resume_without_a_checkpoint_is_a_clear_error(tiny_dataset, tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
-        train(config(dataset, tmp_path / "nothing"), resume=True, log=quiet)
+        train(config(tiny_dataset, tmp_path / "nothing"), resume=True, log=quiet)
 
 
 def test_empty_dataset_folder_is_a_clear_error(tmp_path):
@@ -220,11 +214,11 @@ def test_empty_dataset_folder_is_a_clear_error(tmp_path):
         train(config(tmp_path / "empty", tmp_path / "run"), log=quiet)
 
 
-def test_a_broken_test_split_is_an_error_not_a_silent_fallback(dataset, tmp_path):
+def test_a_broken_test_split_is_an_error_not_a_silent_fallback(tiny_dataset, tmp_path):
     import shutil
 
     broken = tmp_path / "broken"
-    shutil.copytree(dataset, broken)
+    shutil.copytree(tiny_dataset, broken)
     sequence = next(p for p in (broken / "test").iterdir())
     shutil.rmtree(sequence / "sharp")
     with pytest.raises(FileNotFoundError, match=f"sequence {sequence} has no 'sharp' folder"):
@@ -233,9 +227,9 @@ def test_a_broken_test_split_is_an_error_not_a_silent_fallback(dataset, tmp_path
     assert train(config(broken, tmp_path / "run2", steps=3), log=quiet)["finished"]
 
 
-def test_crop_larger_than_the_images_is_a_clear_error(dataset, tmp_path):
+def test_crop_larger_than_the_images_is_a_clear_error(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="crop 64x64 is larger than image"):
-        train(config(dataset, tmp_path / "run", crop=64), log=quiet)
+        train(config(tiny_dataset, tmp_path / "run", crop=64), log=quiet)
 
 
 @pytest.mark.parametrize(
@@ -252,24 +246,24 @@ def test_crop_larger_than_the_images_is_a_clear_error(dataset, tmp_path):
     ],
 )
 def test_out_of_range_options_are_refused_by_name_before_any_work(
-    dataset, tmp_path, option, value, message
+    tiny_dataset, tmp_path, option, value, message
 ):
     out = tmp_path / "run"
-    argv = ["--data", str(dataset), "--steps", "2", "--out", str(out), option, value]
+    argv = ["--data", str(tiny_dataset), "--steps", "2", "--out", str(out), option, value]
     args = train_module.add_arguments(argparse.ArgumentParser()).parse_args(argv)
     with pytest.raises(ValueError, match=f"^{message}$"):
         train_module.run(args)
     assert not out.exists()
 
 
-def test_a_refused_run_leaves_nothing_in_out_so_the_corrected_run_starts(dataset, tmp_path):
+def test_a_refused_run_leaves_nothing_in_out_so_the_corrected_run_starts(tiny_dataset, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(ValueError, match="crop 64x64 is larger than image .* use a smaller --crop"):
-        train(config(dataset, out, crop=64), log=quiet)
+        train(config(tiny_dataset, out, crop=64), log=quiet)
     with pytest.raises(FileNotFoundError, match="no 'train' folder"):
         train(config(tmp_path / "nowhere", out), log=quiet)
     assert not out.exists()
-    assert train(config(dataset, out, steps=1), log=quiet)["finished"]
+    assert train(config(tiny_dataset, out, steps=1), log=quiet)["finished"]
 
 
 def test_learning_rate_decays_to_zero_polynomially():

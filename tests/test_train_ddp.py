@@ -29,7 +29,6 @@ from svrnn_lite.distributed import batch_share
 from svrnn_lite.metrics import psnr
 from svrnn_lite.recursive import use_numba
 from svrnn_lite.spatial_rnn import SpatialRNN
-from svrnn_lite.synth import write_dataset
 from svrnn_lite.train import TrainConfig, train
 
 STEPS = 4
@@ -39,9 +38,9 @@ STEPS = 4
 ATOL = 2e-4
 
 
-def config(dataset, out, **changes):
+def config(tiny_dataset, out, **changes):
     settings = dict(
-        data=[str(dataset)], steps=STEPS, batch_size=2, crop=32, val_every=2, val_images=1,
+        data=[str(tiny_dataset)], steps=STEPS, batch_size=2, crop=32, val_every=2, val_images=1,
         lr=1e-3, ema=0.9, out=str(out), progress=False, threads=1,
     )  # fmt: skip
     settings.update(changes)
@@ -71,26 +70,17 @@ def assert_close(a: dict, b: dict, atol: float = ATOL):
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    write_dataset(
-        root, n_train=6, n_test=1, train_size=(48, 48), test_size=(48, 64), progress=False
-    )
-    return root
-
-
-@pytest.fixture(scope="module")
-def runs(dataset, tmp_path_factory):
+def runs(tiny_dataset, tmp_path_factory):
     """The runs of one process and of two (see ``ranks_main``) side by side in one folder, and
     the output of torchrun (``launch.txt``)."""
     root = tmp_path_factory.mktemp("runs")
-    train(config(dataset, root / "one"), log=quiet)
-    train(config(dataset, root / "one_then_two"), stop_after_steps=STEPS // 2, log=quiet)
-    launch = torchrun(__file__, str(dataset), str(root))
+    train(config(tiny_dataset, root / "one"), log=quiet)
+    train(config(tiny_dataset, root / "one_then_two"), stop_after_steps=STEPS // 2, log=quiet)
+    launch = torchrun(__file__, str(tiny_dataset), str(root))
     output = f"exit code {launch.returncode}\n{launch.stdout}{launch.stderr}"
     (root / "launch.txt").write_text(output)
     assert all((root / f"rank{r}.json").exists() for r in (0, 1)), output
-    train(config(dataset, root / "two_then_one"), resume=True, log=quiet)
+    train(config(tiny_dataset, root / "two_then_one"), resume=True, log=quiet)
     return root
 
 
@@ -133,8 +123,8 @@ def test_a_batch_that_does_not_split_evenly_is_refused_on_every_rank(runs):
     assert not (runs / "odd_batch").exists()
 
 
-def test_mixed_precision_with_two_processes_matches_one(runs, dataset, tmp_path):
-    one = train(config(dataset, tmp_path / "one_amp", amp=True, steps=2), log=quiet)
+def test_mixed_precision_with_two_processes_matches_one(runs, tiny_dataset, tmp_path):
+    one = train(config(tiny_dataset, tmp_path / "one_amp", amp=True, steps=2), log=quiet)
     one, two = safe_load(one["checkpoint"]), checkpoint(runs / "two_amp")
     assert all(t.dtype == torch.float32 for t in two["state_dict"].values())
     assert [h["loss"] for h in one["history"]] == pytest.approx(
@@ -151,7 +141,7 @@ def test_mixed_precision_with_two_processes_matches_one(runs, dataset, tmp_path)
     assert (one_update - two_update).norm() < 0.2 * one_update.norm()
 
 
-def test_a_killed_rank_ends_the_run_with_an_error_and_keeps_the_last_checkpoint(runs, dataset):
+def test_a_killed_rank_ends_the_run_with_an_error_and_keeps_the_last_checkpoint(runs, tiny_dataset):
     output = (runs / "launch.txt").read_text()
     assert not output.startswith("exit code 0")
     # torchrun names the rank that died first and stops the other one
@@ -159,25 +149,25 @@ def test_a_killed_rank_ends_the_run_with_an_error_and_keeps_the_last_checkpoint(
     out = runs / "killed"
     saved = checkpoint(out)  # the checkpoint of step 2, whole
     assert saved["step"] == 2 and not list(out.glob(".*.tmp"))
-    assert train(config(dataset, out), resume=True, log=quiet)["finished"]
+    assert train(config(tiny_dataset, out), resume=True, log=quiet)["finished"]
 
 
-def test_a_checkpoint_older_than_the_amp_option_resumes(dataset, tmp_path):
-    cfg = config(dataset, tmp_path / "old", steps=2)
+def test_a_checkpoint_older_than_the_amp_option_resumes(tiny_dataset, tmp_path):
+    cfg = config(tiny_dataset, tmp_path / "old", steps=2)
     paused = train(cfg, stop_after_steps=1, log=quiet)
     saved = safe_load(paused["checkpoint"])
     del saved["train_config"]["amp"]  # as the trainer wrote it before --amp existed
     atomic_save(saved, paused["checkpoint"])
     assert train(cfg, resume=True, log=quiet)["finished"]
     with pytest.raises(ValueError, match="amp: False -> True"):
-        train(config(dataset, tmp_path / "old", steps=2, amp=True), resume=True, log=quiet)
+        train(config(tiny_dataset, tmp_path / "old", steps=2, amp=True), resume=True, log=quiet)
 
 
 # --- the ranks' shares of a batch -----------------------------------------------------------
 
 
-def test_the_ranks_shares_put_together_are_the_batch_of_one_process(dataset):
-    pairs = MixedPairs([PairDataset(gopro_pairs(dataset, "train"), cache=False)] * 2)
+def test_the_ranks_shares_put_together_are_the_batch_of_one_process(tiny_dataset):
+    pairs = MixedPairs([PairDataset(gopro_pairs(tiny_dataset, "train"), cache=False)] * 2)
     whole = random_crop_batch(pairs, np.random.default_rng([0, 7]), 6, 32)
     shares = [
         random_crop_batch(pairs, np.random.default_rng([0, 7]), 6, 32, batch_share(6, r, 3))
@@ -231,30 +221,30 @@ def test_mixed_precision_changes_the_shipped_models_output_by_under_one_grey_lev
 def ranks_main(argv: list[str]) -> int:
     """The program of each rank: ``DATA ROOT`` trains the runs the tests compare, then trains
     through the command line until rank 1 is killed."""
-    dataset, root = Path(argv[0]), Path(argv[1])
+    tiny_dataset, root = Path(argv[0]), Path(argv[1])
     rank, results = int(os.environ["RANK"]), {}
     with distributed.process_group():
-        train(config(dataset, root / "two"), log=quiet)
-        train(config(dataset, root / "one_then_two"), resume=True, log=quiet)
-        train(config(dataset, root / "two_then_one"), stop_after_steps=STEPS // 2, log=quiet)
-        train(config(dataset, root / "two_amp", amp=True, steps=2), log=quiet)
+        train(config(tiny_dataset, root / "two"), log=quiet)
+        train(config(tiny_dataset, root / "one_then_two"), resume=True, log=quiet)
+        train(config(tiny_dataset, root / "two_then_one"), stop_after_steps=STEPS // 2, log=quiet)
+        train(config(tiny_dataset, root / "two_amp", amp=True, steps=2), log=quiet)
         try:
-            train(config(dataset, root / "odd_batch", batch_size=3), log=quiet)
+            train(config(tiny_dataset, root / "odd_batch", batch_size=3), log=quiet)
         except ValueError as error:
             results["odd_batch"] = str(error)
         with _on_call(2, signal.SIGTERM if rank == 1 else None):  # as `kill -TERM` would
-            result = train(config(dataset, root / "sigterm"), log=quiet)
+            result = train(config(tiny_dataset, root / "sigterm"), log=quiet)
         results["sigterm"] = {"step": result["step"], "interrupted": result["interrupted"]}
         (root / f"rank{rank}.json").write_text(json.dumps(results))
-        return _train_until_rank_1_is_killed(dataset, root / "killed")
+        return _train_until_rank_1_is_killed(tiny_dataset, root / "killed")
 
 
-def _train_until_rank_1_is_killed(dataset: Path, out: Path) -> int:
+def _train_until_rank_1_is_killed(tiny_dataset: Path, out: Path) -> int:
     from svrnn_lite.cli import main
 
     kill = signal.SIGKILL if os.environ["RANK"] == "1" else None
     with _on_call(STEPS, kill):  # during the last step, after the checkpoint of step 2
-        options = ["--data", str(dataset), "--steps", str(STEPS), "--batch-size", "2"]
+        options = ["--data", str(tiny_dataset), "--steps", str(STEPS), "--batch-size", "2"]
         options += ["--crop", "32", "--val-every", "2", "--val-images", "1", "--lr", "1e-3"]
         return main(["train", *options, "--ema", "0.9", "--out", str(out), "--no-progress"])
 
