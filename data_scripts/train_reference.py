@@ -106,6 +106,18 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=WORK, help="data and run state (%(default)s)")
     parser.add_argument("--time-limit", type=float, help="minutes to train in this slice")
     parser.add_argument("--export", action="store_true", help="score and write the weights")
+    parser.add_argument(
+        "--cycle",
+        type=int,
+        metavar="STEPS",
+        help="a new phase's learning rate decays to zero over STEPS steps (a cosine cycle that "
+        f"ends annealed; default the recipe's {RECIPE.steps})",
+    )
+    parser.add_argument(
+        "--new-phase",
+        action="store_true",
+        help="start a new phase from the committed weights even if the current one can resume",
+    )
     args = parser.parse_args(argv)
     args.work = args.work.resolve()  # the same paths in every slice's settings
     data = make_data(args.work)
@@ -115,16 +127,36 @@ def main(argv=None) -> int:
             parser.error(f"nothing to export: no phase under {args.work / 'runs'}")
         return export(run, data)
 
-    if run is None or not (run / "last.pt").exists():
-        run = args.work / "runs" / f"phase-{_next_phase(run):02d}"
-        init = WEIGHTS if _from_campaign(WEIGHTS) else None
-        cfg, resume = phase_config(run, data, init), False
-    else:
-        saved = json.loads((run / "config.json").read_text())["train"]
-        cfg, resume = phase_config(run, data, saved["init"] and Path(saved["init"])), True
+    cfg, resume = next_slice(args.work, run, data, cycle=args.cycle, new_phase=args.new_phase)
     limit = None if args.time_limit is None else 60 * args.time_limit
     result = train(cfg, resume=resume, time_limit=limit)
     return 0 if result["finished"] else 3
+
+
+def next_slice(
+    work: Path, run: Path | None, data: list[Path], cycle: int | None = None, new_phase=False
+) -> tuple[TrainConfig, bool]:
+    """The settings of the next slice, and whether it resumes the phase ``run``.
+
+    A phase resumes with the settings it started with until it has trained all its steps. A new
+    phase (none yet, the last one finished, or ``new_phase``) warm-starts from the committed
+    weights; with ``cycle`` its learning rate decays to zero over that many steps, so that it
+    ends annealed (a warm restart per phase, as in SGDR).
+    """
+    if run is not None and (run / "last.pt").exists() and not new_phase:
+        saved = json.loads((run / "config.json").read_text())["train"]
+        if _steps_done(run) < saved["steps"]:
+            return replace(RECIPE, **saved), True
+    run = work / "runs" / f"phase-{_next_phase(run):02d}"
+    cfg = phase_config(run, data, WEIGHTS if _from_campaign(WEIGHTS) else None)
+    return (cfg if cycle is None else replace(cfg, steps=cycle)), False
+
+
+def _steps_done(run: Path) -> int:
+    """The last step in a run's log (0 before its first record)."""
+    with open(run / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return int(rows[-1]["step"]) if rows else 0
 
 
 def _next_phase(run: Path | None) -> int:

@@ -1,6 +1,8 @@
 """The campaign driver's bookkeeping: phases never reuse a name the committed curve holds."""
 
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,3 +26,31 @@ def test_the_shipped_weights_are_known_as_the_campaigns():
     # the committed weights carry the campaign's record, so a new machine warm-starts from them
     assert train_reference._from_campaign(train_reference.WEIGHTS)
     assert not train_reference._from_campaign(REPO / "no-such-weights.pt")
+
+
+def _phase(work, name, steps, done):
+    """A phase folder as the trainer leaves it: settings, a checkpoint, a log of ``done`` steps."""
+    run = work / "runs" / name
+    run.mkdir(parents=True)
+    cfg = train_reference.phase_config(run, [work / "data"], None)
+    saved = {**asdict(cfg), "steps": steps}
+    (run / "config.json").write_text(json.dumps({"train": saved}))
+    (run / "last.pt").write_bytes(b"")
+    (run / "log.csv").write_text(f"step,loss\n{done},0.1\n")
+    return run
+
+
+def test_a_phase_resumes_with_its_own_settings_until_its_steps_are_done(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_reference, "CURVE", tmp_path / "campaign.csv")
+    data = [tmp_path / "data"]
+    run = _phase(tmp_path, "phase-02", steps=300, done=120)
+    cfg, resume = train_reference.next_slice(tmp_path, run, data, cycle=999)
+    assert resume and cfg.steps == 300 and cfg.out == str(run)  # not the new --cycle
+    # a finished phase, or an explicit request, starts the next one as one cosine cycle
+    finished = _phase(tmp_path, "phase-03", steps=300, done=300)
+    for current, new_phase in [(finished, False), (run, True)]:
+        cfg, resume = train_reference.next_slice(tmp_path, current, data, 999, new_phase)
+        assert not resume and cfg.steps == 999 and cfg.schedule == "cosine"
+        assert Path(cfg.out).name == f"phase-{int(current.name[-2:]) + 1:02d}"
+    cfg, _ = train_reference.next_slice(tmp_path, None, data)
+    assert cfg.steps == train_reference.RECIPE.steps and Path(cfg.out).name == "phase-01"
