@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from svrnn_lite.blur import _to_8bit_levels, average_frames
+from svrnn_lite.blur import average_frames, to_8bit_levels
 from svrnn_lite.images import load_image
 
 __all__ = ["N_FRAMES", "average_window", "frame_windows"]
@@ -82,4 +82,4 @@ def average_window(
     Explained in chapter *Blur synthesis by frame averaging*.
     """
     frames = np.stack([load_image(path) for path in files[first : first + n]])
-    return _to_8bit_levels(average_frames(frames, gamma=None)), frames[n // 2]
+    return to_8bit_levels(average_frames(frames, gamma=None)), frames[n // 2]

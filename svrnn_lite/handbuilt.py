@@ -42,13 +42,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from svrnn_lite.blur import (
-    Trajectory,
-    _as_rgb_float,
-    _to_8bit_levels,
-    average_frames,
-    render_frames,
-)
+from svrnn_lite.blur import average_frames, to_8bit_levels
+from svrnn_lite.motion import Trajectory
+from svrnn_lite.render import as_rgb_float, render_frames
 from svrnn_lite.spatial_rnn import SpatialRNN
 
 __all__ = [
@@ -134,7 +130,7 @@ def pan_blur(
     """Blur an image the way a camera panning at one pixel per sub-frame does: a box blur.
 
     The GoPro recipe of :mod:`svrnn_lite.blur` with a straight, uniform camera motion:
-    :func:`~svrnn_lite.blur.render_frames` renders ``length`` sub-frames shifted by
+    :func:`~svrnn_lite.render.render_frames` renders ``length`` sub-frames shifted by
     ``-length // 2 .. length // 2`` pixels along ``along`` and
     :func:`~svrnn_lite.blur.average_frames` averages them (encoded values, like GoPro's ``blur``
     folders). Every output pixel is the mean of the ``length`` pixels centred on it, all taken
@@ -169,7 +165,7 @@ def pan_blur(
 
     Explained in chapter *The first-order recursive filter*.
     """
-    image = _as_rgb_float(image, "image")
+    image = as_rgb_float(image, "image")
     length = _check_length(length)
     along = _check_along(along)
     half = length // 2
@@ -187,7 +183,7 @@ def pan_blur(
     frames, _ = render_frames(image, origin, tuple(shape), trajectory)
     blurred = average_frames(frames, gamma=None)
     if quantize:
-        blurred = _to_8bit_levels(blurred)
+        blurred = to_8bit_levels(blurred)
     return blurred, frames[half].copy()
 
 
@@ -482,7 +478,7 @@ def fit_handbuilt(
         blurred, sharp = pan_blur(region, length, along, quantize=False)
         if noise > 0:
             blurred = np.clip(blurred + rng.normal(0.0, noise, blurred.shape), 0.0, 1.0)
-        blurred = _to_8bit_levels(blurred)
+        blurred = to_8bit_levels(blurred)
         columns = np.concatenate([blurred[None], block.scan_sums(blurred, along)])
         columns = columns.reshape(len(columns), -1)
         gram += columns @ columns.T
