@@ -140,12 +140,13 @@ def make_blur_pair(
 
     Renders ``n_frames`` sub-frames of a crop of ``image`` seen by a shaking camera
     (:func:`~svrnn_lite.motion.shake_trajectory`) with ``n_objects`` moving cut-outs in front
-    (:func:`~svrnn_lite.motion.random_objects`, :func:`~svrnn_lite.render.render_frames`),
-    adds sensor noise of standard deviation ``noise_sigma`` to each frame and rounds it to 8
-    bits (as a video frame is), then averages the frames (:func:`average_frames`) and rounds
-    the average to 8 bits too. The sharp image is the middle frame. The crop is ``size`` pixels, placed at random at least ``margin``
-    pixels from the image border; the camera never moves further than ``margin`` pixels (a
-    trajectory that would is scaled down), so no border ever comes into view.
+    (:func:`~svrnn_lite.motion.random_objects`, :func:`~svrnn_lite.render.render_frames`), adds
+    sensor noise of standard deviation ``noise_sigma`` to each frame and rounds it to 8 bits (as
+    a video frame is), then averages the frames (:func:`average_frames`) and rounds the average
+    to 8 bits too. The sharp image is the middle frame. The crop is ``size`` pixels, placed at
+    random at least ``margin`` pixels from the image border; the camera never moves further than
+    ``margin`` pixels (a trajectory that would is scaled down), so no border ever comes into
+    view.
 
     Parameters
     ----------
