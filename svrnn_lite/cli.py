@@ -2,7 +2,13 @@
 
 Run ``svrnn-lite --help`` for the list of subcommands and ``svrnn-lite COMMAND --help`` for
 each one's options and an example. Every failure is reported as one ``error:`` line on stderr
-with a non-zero exit code, never a traceback.
+with a non-zero exit code, never a traceback. All the argument parsing of the package is here;
+the settings the options list come from :mod:`svrnn_lite.synth_config` and
+:mod:`svrnn_lite.train_config`, which load no numerical library, so ``svrnn-lite --help`` is
+quick.
+
+The commands are used in chapters *Blur synthesis by frame averaging* (``synth``), *Training*
+(``train``) and *Evaluation* (``eval``, ``deblur``, ``bench``).
 """
 
 from __future__ import annotations

@@ -46,8 +46,6 @@ def frame_windows(
     True
     >>> len(w["train"]), len(w["test"])
     (13, 1)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     longest = N_FRAMES[1]
     if held_out < longest or n_total - held_out < longest:
@@ -78,8 +76,6 @@ def average_window(
     blurred, sharp : ndarray, float32, shape (H, W, 3)
         The mean of the encoded frames rounded to 8 bits (GoPro ``blur``), and frame
         ``first + n // 2``.
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     frames = np.stack([load_image(path) for path in files[first : first + n]])
     return to_8bit_levels(average_frames(frames, gamma=None)), frames[n // 2]
