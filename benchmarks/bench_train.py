@@ -35,10 +35,11 @@ import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from svrnn_lite.data import PairDataset, gopro_pairs, random_crop_batch
+from svrnn_lite.data import PairDataset, random_crop_batch
+from svrnn_lite.images import save_image
+from svrnn_lite.layout import gopro_pairs
 from svrnn_lite.models import build_model
 from svrnn_lite.runtime import tune_malloc
-from svrnn_lite.synth import write_png
 from svrnn_lite.train import training_loss
 
 SCAN_NAMES = ("_RecursiveFilter",)  # also matches its backward, _RecursiveFilterBackward
@@ -53,7 +54,7 @@ def dataset(folder: Path, n: int = 8) -> PairDataset:
     for i in range(n):
         image = rng.random((720, 1280, 3), dtype=np.float32)
         for kind in ("blur", "sharp"):
-            write_png(folder / "train" / "seq" / kind / f"{i:06d}.png", image)
+            save_image(folder / "train" / "seq" / kind / f"{i:06d}.png", image, compress_level=1)
     return PairDataset(gopro_pairs(folder, "train"))
 
 

@@ -20,7 +20,9 @@ import numpy as np
 from skimage import data
 from skimage.transform import resize
 
-from svrnn_lite.blur import Trajectory, make_blur_pair, render_frames
+from svrnn_lite.blur import make_blur_pair
+from svrnn_lite.motion import Trajectory
+from svrnn_lite.render import render_frames
 
 TARGET_S = 0.5  # for a 640x360 pair
 

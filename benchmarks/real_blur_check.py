@@ -38,11 +38,12 @@ import numpy as np
 from svrnn_lite import load_pretrained
 from svrnn_lite.atomic import atomic_path
 from svrnn_lite.checkpoint import load_checkpoint
-from svrnn_lite.data import IMAGE_SUFFIXES, PairDataset
+from svrnn_lite.data import PairDataset
 from svrnn_lite.evaluate import evaluate
 from svrnn_lite.frames import average_window, frame_windows
 from svrnn_lite.images import load_image, save_image
 from svrnn_lite.inference import deblur
+from svrnn_lite.layout import IMAGE_SUFFIXES
 from svrnn_lite.metrics import CONVENTION
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "realblur"

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from svrnn_lite.data import gopro_pairs, read_image
+from svrnn_lite.images import load_image
+from svrnn_lite.layout import gopro_pairs
 from svrnn_lite.synth import DEAD_LEAVES, sequence_of, synth_pair
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "realblur" / "gopro_train_crops"
@@ -65,7 +66,7 @@ def statistics(pairs) -> dict[str, np.ndarray]:
 
 def real_pairs(folder: Path):
     for blur_path in sorted((folder / "blur").glob("*.png")):
-        yield read_image(blur_path), read_image(folder / "sharp" / blur_path.name)
+        yield load_image(blur_path), load_image(folder / "sharp" / blur_path.name)
 
 
 def random_crop(blurred, sharp, rng):
@@ -92,7 +93,7 @@ def folder_pairs(root: Path, n: int, seed: int):
     rng = np.random.default_rng(seed)
     pairs = gopro_pairs(root, "train")
     for i in rng.integers(len(pairs), size=n):
-        yield random_crop(read_image(pairs[i][0]), read_image(pairs[i][1]), rng)
+        yield random_crop(load_image(pairs[i][0]), load_image(pairs[i][1]), rng)
 
 
 def main(argv=None) -> int:

@@ -28,9 +28,9 @@ import sys
 from pathlib import Path
 
 from svrnn_lite.atomic import atomic_path
-from svrnn_lite.data import IMAGE_SUFFIXES
 from svrnn_lite.frames import average_window, frame_windows
 from svrnn_lite.images import save_image
+from svrnn_lite.layout import IMAGE_SUFFIXES
 
 
 def main(argv=None) -> int:

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from svrnn_lite.atomic import atomic_path
-from svrnn_lite.data import IMAGE_SUFFIXES, gopro_pairs, read_image
-from svrnn_lite.images import ImageError
+from svrnn_lite.images import ImageError, load_image
+from svrnn_lite.layout import IMAGE_SUFFIXES, gopro_pairs
 
 #: The first key of every index this script writes.
 INDEX_FORMAT = "svrnn-lite GoPro index, version 1"
@@ -256,7 +256,7 @@ def _image_problem(pair: tuple[Path, Path], root: Path) -> str | None:
     shapes = []
     for path in pair:
         try:
-            shapes.append(read_image(path).shape)
+            shapes.append(load_image(path).shape)
         except (ImageError, OSError) as error:
             return f"{_relative(path, root)}: cannot be decoded ({_one_line(error)})"
     if shapes[0] != shapes[1]:

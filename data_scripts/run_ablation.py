@@ -37,8 +37,9 @@ import torch.nn.functional as F
 
 from svrnn_lite.checkpoint import load_checkpoint, safe_load
 from svrnn_lite.cost import count_parameters, flops_per_image
-from svrnn_lite.data import PairDataset, SyntheticPairs, gopro_pairs, random_crop_batch
+from svrnn_lite.data import PairDataset, SyntheticPairs, random_crop_batch
 from svrnn_lite.evaluate import cpu_seconds_per_frame, evaluate
+from svrnn_lite.layout import gopro_pairs
 from svrnn_lite.metrics import CONVENTION
 from svrnn_lite.runtime import tune_malloc
 from svrnn_lite.train import CHECKPOINT, TrainConfig, train

@@ -2,18 +2,20 @@
 
 The package behind the book *svrnn-lite*. Each module holds the code of one chapter:
 
-==========================  ==========================================================
+==========================  ======================================================================
 module                      chapter
-==========================  ==========================================================
+==========================  ======================================================================
 ``svrnn_lite.plotting``     shared figure helpers (white backgrounds, image grids)
-``svrnn_lite.blur``         Blur synthesis by frame averaging (+ synth, sources, data)
-``svrnn_lite.recursive``    The first-order recursive filter
+``svrnn_lite.blur``         Blur synthesis by frame averaging (+ motion, render, synth,
+                            synth_config, sources, dead_leaves, frames, layout)
+``svrnn_lite.recursive``    The first-order recursive filter (+ linear_blur)
 ``svrnn_lite.spatial_rnn``  The four-direction spatially variant RNN
 ``svrnn_lite.handbuilt``    Chapters 2-3: hand-set gates that undo a known camera pan
 ``svrnn_lite.models``       The multi-task UNet (+ layers, model_config, cost)
-``svrnn_lite.train``        Training (+ data, checkpoint, pretrained)
+``svrnn_lite.train``        Training (+ train_config, data, checkpoint, pretrained)
 ``svrnn_lite.evaluate``     Evaluation (+ metrics, inference, images, gates)
-==========================  ==========================================================
+``svrnn_lite.cli``          the ``svrnn-lite`` command line
+==========================  ======================================================================
 """
 
 from __future__ import annotations

@@ -34,8 +34,6 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ...     _ = tmp.write_text("done")
     >>> (folder / "result.txt").read_text(), [p.name for p in folder.iterdir()]
     ('done', ['result.txt'])
-
-    Explained in chapter *Training*.
     """
     path = Path(path)
     # a hidden name ending in .tmp: never taken for an image or a checkpoint if a crash leaves it

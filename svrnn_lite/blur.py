@@ -7,18 +7,18 @@ gamma-encoded values, so light is added after decoding with the camera response 
     B = g( (1/N) * sum_i g^-1(S_i) )          g(y) = y**(1/gamma)          (GoPro "blur_gamma")
     B = (1/N) * sum_i S_i                     (gamma=None: encoded values, GoPro "blur")
 
-Without a high-speed camera this module renders the N frames itself, from one still image:
+Without a high-speed camera we render the N frames ourselves, from one still image:
 
-- the camera shakes: frame i sees the image through a rigid motion, a translation d_i plus an
-  in-plane rotation theta_i about the crop centre, that follows a smooth random walk
-  (:func:`shake_trajectory`) and is zero at the middle frame, so the sharp frame is an exact crop;
-- foreground objects, soft-edged cut-outs of images, slide across the scene with their own
-  velocities and hide what is behind them (:func:`random_objects`);
-- every frame is a crop of a larger canvas, so no empty border ever slides into view;
+- the camera shakes and foreground objects slide across the scene (:mod:`svrnn_lite.motion`:
+  :func:`~svrnn_lite.motion.shake_trajectory`, :func:`~svrnn_lite.motion.random_objects`); the
+  motion is zero at the middle frame, so the sharp frame is an exact crop;
+- every frame is a crop of a larger canvas seen through that motion, so no empty border ever
+  slides into view (:func:`svrnn_lite.render.render_frames`);
 - each frame gets its own sensor noise and is rounded to 8 bits, as a video frame is.
 
-:func:`make_blur_pair` does all of it and also returns the per-pixel blur length, the path (in
-pixels) that the scene point seen at each pixel of the sharp frame travels during the exposure.
+:func:`make_blur_pair` does all of it and averages the frames (:func:`average_frames`); it also
+returns the per-pixel blur length, the path (in pixels) that the scene point seen at each pixel
+of the sharp frame travels during the exposure.
 
 Explained in chapter *Blur synthesis by frame averaging*.
 """
@@ -29,19 +29,11 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from skimage.transform import AffineTransform, warp
-from skimage.util import img_as_float32
 
-__all__ = [
-    "BlurPair",
-    "MovingObject",
-    "Trajectory",
-    "average_frames",
-    "make_blur_pair",
-    "random_objects",
-    "render_frames",
-    "shake_trajectory",
-]
+from svrnn_lite.motion import Trajectory, random_objects, shake_trajectory
+from svrnn_lite.render import as_rgb_float, render_frames
+
+__all__ = ["BlurPair", "average_frames", "make_blur_pair", "to_8bit_levels"]
 
 
 # --- the GoPro average -----------------------------------------------------------------------
@@ -77,8 +69,6 @@ def average_frames(frames: np.ndarray, gamma: float | None = 2.2) -> np.ndarray:
     0.5
     >>> round(float(average_frames(frames, gamma=2.2)[0, 0, 0]), 3)
     0.73
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     frames = np.asarray(frames)
     if frames.ndim != 4:
@@ -99,349 +89,6 @@ def average_frames(frames: np.ndarray, gamma: float | None = 2.2) -> np.ndarray:
         raise ValueError(f"gamma must be positive or None, got {gamma}")
     linear_light = frames**gamma
     return (linear_light.mean(axis=0) ** (1.0 / gamma)).astype(frames.dtype, copy=False)
-
-
-# --- camera shake ----------------------------------------------------------------------------
-
-
-class Trajectory(NamedTuple):
-    """Camera motion over the exposure: one rigid motion per sub-frame, zero at the middle one.
-
-    Attributes
-    ----------
-    dy, dx : ndarray, shape (N,)
-        Translation of the camera's view in pixels (rows, columns).
-    theta : ndarray, shape (N,)
-        In-plane rotation about the crop centre, in radians.
-    """
-
-    dy: np.ndarray
-    dx: np.ndarray
-    theta: np.ndarray
-
-
-def shake_trajectory(
-    rng: np.random.Generator | int,
-    n_frames: int,
-    shake: float = 0.8,
-    rotation: float = 0.1,
-    jitter: float = 0.3,
-) -> Trajectory:
-    """Sample a hand-shake trajectory: a smooth random walk of translation and rotation.
-
-    The camera starts with a random velocity ``v_1 ~ N(0, shake^2)`` (pixels per sub-frame, per
-    axis) which changes a little at every sub-frame, ``v_{i+1} = v_i + a_i`` with
-    ``a_i ~ N(0, (jitter * shake)^2)``; positions are the running sum of the velocities. The
-    rotation angle follows the same walk with ``rotation`` degrees per sub-frame. Everything is
-    shifted so that the middle sub-frame ``N // 2`` (for even N the later of the two central ones)
-    has no motion: that frame is the sharp target.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator or int
-        Random generator, or a seed for one.
-    n_frames : int
-        Number of sub-frames N >= 1.
-    shake : float
-        Typical camera speed, pixels per sub-frame (standard deviation per axis).
-    rotation : float
-        Typical rotation speed, degrees per sub-frame (standard deviation).
-    jitter : float
-        How much the velocity changes from one sub-frame to the next, relative to its size;
-        0 gives straight, uniform motion.
-
-    Returns
-    -------
-    Trajectory
-        Arrays ``dy, dx, theta`` of length N, zero at index ``N // 2``.
-
-    Examples
-    --------
-    >>> t = shake_trajectory(np.random.default_rng(0), n_frames=7)
-    >>> t.dx.shape, float(t.dx[3]), float(t.theta[3])
-    ((7,), 0.0, 0.0)
-    >>> still = shake_trajectory(0, n_frames=5, shake=0.0, rotation=0.0)
-    >>> float(np.abs(np.stack(still)).max())
-    0.0
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    rng = np.random.default_rng(rng)
-    n_frames = _check_n_frames(n_frames)
-    for name, value in (("shake", shake), ("rotation", rotation), ("jitter", jitter)):
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    scale = np.array([shake, shake, np.deg2rad(rotation)])  # dy, dx, theta
-    velocity = rng.normal(0.0, 1.0, 3) * scale
-    acceleration = rng.normal(0.0, 1.0, (n_frames - 1, 3)) * scale * jitter
-    velocities = velocity + np.cumsum(acceleration, axis=0)  # motion from frame i to i+1
-    positions = np.concatenate([np.zeros((1, 3)), np.cumsum(velocities, axis=0)])
-    positions -= positions[n_frames // 2]
-    return Trajectory(*positions.T.copy())
-
-
-# --- moving objects --------------------------------------------------------------------------
-
-
-class MovingObject(NamedTuple):
-    """A soft-edged cut-out that slides across the scene.
-
-    Attributes
-    ----------
-    texture : ndarray, shape (h, w, 3)
-        Colours, premultiplied by ``alpha``.
-    alpha : ndarray, shape (h, w)
-        Coverage in [0, 1]; 0 outside the cut-out, a one-pixel ramp at its edge.
-    center : ndarray, shape (2,)
-        Position (row, column) of the texture's centre at the middle frame, in output pixels.
-    velocity : ndarray, shape (2,)
-        Motion relative to the scene, pixels per sub-frame (rows, columns).
-    """
-
-    texture: np.ndarray
-    alpha: np.ndarray
-    center: np.ndarray
-    velocity: np.ndarray
-
-
-def random_objects(
-    rng: np.random.Generator | int,
-    shape: tuple[int, int],
-    sources: Sequence[np.ndarray],
-    n_objects: int = 2,
-    speed: float = 2.0,
-    size: tuple[float, float] = (0.08, 0.25),
-) -> list[MovingObject]:
-    """Cut random blob-shaped objects out of images and give each a velocity.
-
-    An object's outline is a random smooth blob, radius ``r(phi) = R (1 + sum_k a_k cos(k phi +
-    phi_k))`` around its centre; its edge is anti-aliased by a one-pixel ramp. The texture is a
-    random window of one of ``sources`` (flipped at random). Each object gets a random direction
-    and a speed ``|v| = speed * U(0.5, 1.5)`` pixels per sub-frame. Later objects are in front.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator or int
-        Random generator, or a seed for one.
-    shape : (int, int)
-        Size (H, W) of the output frames; centres are drawn uniformly inside it.
-    sources : sequence of ndarray
-        RGB float images in [0, 1] to cut textures from; those smaller than an object are skipped.
-    n_objects : int
-        Number of objects.
-    speed : float
-        Typical object speed in pixels per sub-frame.
-    size : (float, float)
-        Range of the blob radius R, as fractions of ``min(H, W)``.
-
-    Returns
-    -------
-    list of MovingObject
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> objs = random_objects(rng, (64, 64), [np.full((100, 100, 3), 0.5)], n_objects=2)
-    >>> len(objs), objs[0].texture.shape[:2] == objs[0].alpha.shape
-    (2, True)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    rng = np.random.default_rng(rng)
-    if n_objects < 0:
-        raise ValueError(f"n_objects must be >= 0, got {n_objects}")
-    if n_objects > 0 and len(sources) == 0:
-        raise ValueError("random_objects needs at least one source image to cut objects from")
-    objects = []
-    for _ in range(n_objects):
-        radius = rng.uniform(*size) * min(shape)
-        half = int(np.ceil(radius * 1.6)) + 1  # r(phi) <= R (1 + 0.25 * (1 + 1/2 + 1/3 + 1/4))
-        yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
-        rho, phi = np.hypot(yy, xx), np.arctan2(yy, xx)
-        outline = np.ones_like(phi)
-        for k in (1, 2, 3, 4):
-            outline += rng.uniform(0.0, 0.25 / k) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
-        alpha = np.clip(radius * outline - rho + 0.5, 0.0, 1.0)  # one-pixel anti-aliased edge
-
-        side = 2 * half + 1
-        large_enough = [im for im in sources if min(im.shape[:2]) >= side]
-        if not large_enough:
-            raise ValueError(
-                f"no object source image is at least {side}x{side} pixels, the size of an object "
-                f"of radius {radius:.0f} (source shapes: {[im.shape[:2] for im in sources]})"
-            )
-        source = large_enough[rng.integers(len(large_enough))]
-        top = rng.integers(source.shape[0] - side + 1)
-        left = rng.integers(source.shape[1] - side + 1)
-        texture = source[top : top + side, left : left + side]
-        if rng.random() < 0.5:
-            texture = texture[:, ::-1]
-        center = rng.uniform(0, 1, 2) * np.array(shape, float)
-        direction = rng.uniform(0, 2 * np.pi)
-        velocity = speed * rng.uniform(0.5, 1.5) * np.array([np.sin(direction), np.cos(direction)])
-        objects.append(
-            MovingObject(
-                texture=(texture * alpha[..., None]).astype(np.float32),
-                alpha=alpha.astype(np.float32),
-                center=center,
-                velocity=velocity,
-            )
-        )
-    return objects
-
-
-# --- rendering -------------------------------------------------------------------------------
-
-
-def _rotation(theta: float) -> np.ndarray:
-    """Rotation matrix acting on (row, column) vectors."""
-    c, s = np.cos(theta), np.sin(theta)
-    return np.array([[c, -s], [s, c]])
-
-
-def _warp(image: np.ndarray, matrix: np.ndarray, offset: np.ndarray, shape) -> np.ndarray:
-    """Bilinear warp of a channel-first image: ``out[:, p] = image[:, matrix @ p + offset]``.
-
-    ``p`` are (row, column) coordinates; pixels that fall outside ``image`` are 0.
-    """
-    # skimage.transform.warp takes the same map in (x, y) = (column, row) order
-    (a, b), (c, d) = matrix
-    inverse_map = AffineTransform(matrix=[[d, c, offset[1]], [b, a, offset[0]], [0.0, 0.0, 1.0]])
-    out = np.empty((image.shape[0], *shape), image.dtype)
-    for channel, result in zip(image, out, strict=True):
-        result[...] = warp(
-            channel, inverse_map, output_shape=shape, order=1, mode="constant", cval=0.0,
-            clip=False, preserve_range=True,
-        )  # fmt: skip
-    return out
-
-
-def render_frames(
-    canvas: np.ndarray,
-    origin: tuple[int, int],
-    shape: tuple[int, int],
-    trajectory: Trajectory,
-    objects: Sequence[MovingObject] = (),
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render the sharp sub-frames a shaking camera sees of a scene with moving objects.
-
-    Sub-frame ``i`` (time ``tau = i - N // 2``) looks at the canvas through the camera motion
-    ``q = R(theta_i) (p - c) + c + origin + d_i``, with ``p`` an output pixel and ``c`` the
-    output's centre, sampled with bilinear interpolation (``skimage.transform.warp``); object ``k``
-    sits at ``origin + center_k + velocity_k * tau`` in the canvas and is composited over the
-    background and the objects before it ("over" operator).
-
-    Also returns the blur length: the scene point seen at output pixel ``p`` in the middle frame
-    is seen at ``p_i = R(theta_i)^T (p + w tau - c - d_i) + c`` in frame ``i`` (``w`` is the
-    velocity of the object on top at ``p``, zero for the background); its path length is
-    ``sum_i |p_{i+1} - p_i|``.
-
-    Parameters
-    ----------
-    canvas : ndarray, shape (H, W, 3)
-        The scene, floats in [0, 1], larger than the output by the trajectory's reach.
-    origin : (int, int)
-        Canvas position (row, column) of the output's top-left pixel in the middle frame.
-    shape : (int, int)
-        Output size (h, w).
-    trajectory : Trajectory
-        Camera motion, one entry per sub-frame.
-    objects : sequence of MovingObject
-        Foreground objects, back to front.
-
-    Returns
-    -------
-    frames : ndarray, shape (N, h, w, 3)
-        The sharp sub-frames, float32.
-    motion : ndarray, shape (h, w)
-        Blur length in pixels at each pixel of the middle frame, float32.
-
-    Examples
-    --------
-    Without motion every frame is the crop:
-
-    >>> canvas = np.random.default_rng(0).random((20, 20, 3)).astype(np.float32)
-    >>> still = shake_trajectory(0, 3, shake=0.0, rotation=0.0)
-    >>> frames, motion = render_frames(canvas, (5, 5), (10, 10), still)
-    >>> bool(np.allclose(frames, canvas[5:15, 5:15], atol=1e-6)), float(motion.max())
-    (True, 0.0)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    canvas = _as_rgb_float(canvas, "canvas")
-    h, w = (int(s) for s in shape)
-    top, left = (int(o) for o in origin)
-    if (
-        h < 1
-        or w < 1
-        or top < 0
-        or left < 0
-        or top + h > canvas.shape[0]
-        or left + w > canvas.shape[1]
-    ):
-        raise ValueError(
-            f"a {(h, w)} crop at {(top, left)} does not fit in a canvas of shape {canvas.shape[:2]}"
-        )
-    n = len(trajectory.theta)
-    if n == 0 or not len(trajectory.dy) == len(trajectory.dx) == n:
-        raise ValueError(f"trajectory must hold N >= 1 equally long arrays, got {trajectory}")
-    mid = n // 2
-    center = np.array([(h - 1) / 2, (w - 1) / 2])
-    origin = np.array([top, left], float)
-    canvas = _channels_first(canvas)
-    textures = [_channels_first(obj.texture) for obj in objects]
-    alphas = [obj.alpha[None].astype(np.float32) for obj in objects]
-    frames = np.empty((n, h, w, 3), np.float32)
-    top_layer = np.zeros((h, w), np.intp)  # 0 = background, k + 1 = object k, in the middle frame
-    for i in range(n):
-        tau = i - mid
-        rot = _rotation(trajectory.theta[i])
-        shift = np.array([trajectory.dy[i], trajectory.dx[i]])
-        offset = center - rot @ center + origin + shift  # canvas q = rot @ p + offset
-        frame = _warp(canvas, rot, offset, shape)
-        for k, obj in enumerate(objects):
-            oh, ow = obj.alpha.shape
-            # object texture coordinates u = q - (origin + center_k + v_k tau) + texture centre
-            obj_offset = (
-                offset - origin - obj.center - obj.velocity * tau + [oh / 2 - 0.5, ow / 2 - 0.5]
-            )
-            # bounding box of the texture in output pixels p = rot^T (u - obj_offset)
-            corners = np.array([[0, 0], [0, ow - 1], [oh - 1, 0], [oh - 1, ow - 1]], float)
-            p = (corners - obj_offset) @ rot  # row j is rot^T @ (corner_j - obj_offset)
-            r0, c0 = np.maximum(np.floor(p.min(axis=0)).astype(int) - 1, 0)
-            r1, c1 = np.minimum(np.ceil(p.max(axis=0)).astype(int) + 2, (h, w))
-            if r0 >= r1 or c0 >= c1:
-                continue  # the object is out of view in this frame
-            box_offset = obj_offset + rot @ [r0, c0]
-            alpha = _warp(alphas[k], rot, box_offset, (r1 - r0, c1 - c0))
-            texture = _warp(textures[k], rot, box_offset, (r1 - r0, c1 - c0))
-            region = frame[:, r0:r1, c0:c1]
-            region *= 1.0 - alpha  # "over": the object hides what is behind it
-            region += texture  # (texture is premultiplied by alpha)
-            if i == mid:
-                top_layer[r0:r1, c0:c1][alpha[0] > 0.5] = k + 1
-        frames[i] = frame.transpose(1, 2, 0)
-    np.clip(frames, 0.0, 1.0, out=frames)
-
-    # blur length: the scene point seen at p in the middle frame is seen at p_i in frame i,
-    # p_i - c = R_i^T (p - c + w tau - d_i); c itself cancels in the steps p_{i+1} - p_i
-    velocities = np.array([[0.0, 0.0]] + [obj.velocity for obj in objects], np.float32)
-    wy, wx = np.moveaxis(velocities[top_layer], -1, 0)
-    yy, xx = (np.mgrid[0:h, 0:w] - center[:, None, None]).astype(np.float32)  # p - c
-
-    def seen_at(i: int) -> tuple[np.ndarray, np.ndarray]:
-        y = yy + (wy * (i - mid) - np.float32(trajectory.dy[i]))
-        x = xx + (wx * (i - mid) - np.float32(trajectory.dx[i]))
-        cos, sin = np.float32(np.cos(trajectory.theta[i])), np.float32(np.sin(trajectory.theta[i]))
-        return cos * y + sin * x, cos * x - sin * y
-
-    motion = np.zeros((h, w), np.float32)
-    previous = seen_at(0)
-    for i in range(1, n):
-        current = seen_at(i)
-        motion += np.hypot(current[0] - previous[0], current[1] - previous[1])
-        previous = current
-    return frames, motion
 
 
 # --- the blur pair ---------------------------------------------------------------------------
@@ -492,13 +139,14 @@ def make_blur_pair(
     """Make a blurry/sharp pair from one still image, the GoPro way, with spatially variant blur.
 
     Renders ``n_frames`` sub-frames of a crop of ``image`` seen by a shaking camera
-    (:func:`shake_trajectory`) with ``n_objects`` moving cut-outs in front
-    (:func:`random_objects`, :func:`render_frames`), adds sensor noise of standard deviation
-    ``noise_sigma`` to each frame and rounds it to 8 bits (as a video frame is), then averages
-    the frames (:func:`average_frames`) and rounds the average to 8 bits too. The sharp image
-    is the middle frame. The crop is ``size`` pixels, placed at random at least ``margin``
-    pixels from the image border; the camera never moves further than ``margin`` pixels (a
-    trajectory that would is scaled down), so no border ever comes into view.
+    (:func:`~svrnn_lite.motion.shake_trajectory`) with ``n_objects`` moving cut-outs in front
+    (:func:`~svrnn_lite.motion.random_objects`, :func:`~svrnn_lite.render.render_frames`), adds
+    sensor noise of standard deviation ``noise_sigma`` to each frame and rounds it to 8 bits (as
+    a video frame is), then averages the frames (:func:`average_frames`) and rounds the average
+    to 8 bits too. The sharp image is the middle frame. The crop is ``size`` pixels, placed at
+    random at least ``margin`` pixels from the image border; the camera never moves further than
+    ``margin`` pixels (a trajectory that would is scaled down), so no border ever comes into
+    view.
 
     Parameters
     ----------
@@ -513,7 +161,8 @@ def make_blur_pair(
     margin : int
         Room around the crop, in pixels: the image must be at least ``size + 2 * margin``.
     shake : float
-        Typical camera speed, pixels per sub-frame (see :func:`shake_trajectory`).
+        Typical camera speed, pixels per sub-frame
+        (see :func:`~svrnn_lite.motion.shake_trajectory`).
     rotation : float
         Typical camera rotation speed, degrees per sub-frame.
     n_objects : int, optional
@@ -544,11 +193,9 @@ def make_blur_pair(
     ((96, 128, 3), (96, 128, 3), (96, 128))
     >>> 7 <= pair.n_frames <= 13, bool(np.array_equal(pair.sharp, pair.frames[pair.n_frames // 2]))
     (True, True)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     rng = np.random.default_rng(rng)
-    image = _as_rgb_float(image, "image")
+    image = as_rgb_float(image, "image")
     margin = int(margin)
     if margin < 1:
         raise ValueError(f"margin must be at least 1 pixel, got {margin}")
@@ -568,7 +215,8 @@ def make_blur_pair(
             f"image of shape {(height, width)} is too small for a {(h, w)} crop with a "
             f"{margin}-pixel margin: it must be at least {(h + 2 * margin, w + 2 * margin)}"
         )
-    n_frames = int(rng.integers(7, 14)) if n_frames is None else _check_n_frames(n_frames)
+    if n_frames is None:
+        n_frames = int(rng.integers(7, 14))
     if n_objects is None:
         n_objects = int(rng.integers(0, 4))
     if noise_sigma < 0:
@@ -583,12 +231,13 @@ def make_blur_pair(
     sources = (
         [image]
         if object_images is None
-        else [_as_rgb_float(im, "object image") for im in object_images]
+        else [as_rgb_float(im, "object image") for im in object_images]
     )
     objects = random_objects(rng, (h, w), sources, n_objects=n_objects, speed=object_speed)
 
     # the camera: a random walk, scaled down if it would leave the margin
-    trajectory = shake_trajectory(rng, n_frames, shake=shake, rotation=rotation)
+    trajectory = shake_trajectory(rng, n_frames, shake=shake, rotation=rotation)  # checks N
+    n_frames = len(trajectory.dy)
     corner_radius = np.hypot(h, w) / 2
     reach = (
         np.abs([trajectory.dy, trajectory.dx]).max(axis=1)
@@ -604,10 +253,10 @@ def make_blur_pair(
         frames += noise
         np.clip(frames, 0.0, 1.0, out=frames)
     if quantize:
-        frames = _to_8bit_levels(frames)
+        frames = to_8bit_levels(frames)
     blurred = average_frames(frames, gamma=gamma)
     if quantize:
-        blurred = _to_8bit_levels(blurred)
+        blurred = to_8bit_levels(blurred)
     return BlurPair(
         blurred=blurred,
         sharp=frames[n_frames // 2].copy(),
@@ -618,41 +267,15 @@ def make_blur_pair(
     )
 
 
-# --- helpers ---------------------------------------------------------------------------------
+def to_8bit_levels(x: np.ndarray) -> np.ndarray:
+    """Round floats in [0, 1] to the 256 levels ``k / 255`` of an 8-bit image, as float32.
 
-
-def _channels_first(image: np.ndarray) -> np.ndarray:
-    """(H, W, C) float image as a contiguous float32 (C, H, W) array, for per-channel warps."""
-    return np.ascontiguousarray(np.moveaxis(np.asarray(image, np.float32), -1, 0))
-
-
-def _to_8bit_levels(x: np.ndarray) -> np.ndarray:
-    """Round floats in [0, 1] to the 256 levels ``k / 255`` of an 8-bit image, as float32."""
+    Examples
+    --------
+    >>> (to_8bit_levels(np.array([0.0, 0.1, 1.0])) * 255).round(3).tolist()
+    [0.0, 26.0, 255.0]
+    """
     levels = np.multiply(x, 255.0, dtype=np.float32)
     np.round(levels, out=levels)
     levels /= 255.0
     return levels
-
-
-def _check_n_frames(n_frames) -> int:
-    if int(n_frames) != n_frames or n_frames < 1:
-        raise ValueError(f"n_frames must be a positive integer, got {n_frames}")
-    return int(n_frames)
-
-
-def _as_rgb_float(image, name: str) -> np.ndarray:
-    """Any uint8/uint16/float image, grey or RGB, as float32 (H, W, 3) in [0, 1]."""
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{name} must have shape (H, W, 3) or (H, W), got {image.shape}")
-    if image.dtype.kind not in "uf" and image.dtype != bool:
-        raise ValueError(f"{name} must be unsigned integers or floats, got dtype {image.dtype}")
-    if image.dtype.kind == "f":
-        lo, hi = float(image.min()), float(image.max())
-        if not (0.0 <= lo and hi <= 1.0):
-            raise ValueError(f"float {name} must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}]")
-    return img_as_float32(image)

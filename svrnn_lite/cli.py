@@ -2,7 +2,13 @@
 
 Run ``svrnn-lite --help`` for the list of subcommands and ``svrnn-lite COMMAND --help`` for
 each one's options and an example. Every failure is reported as one ``error:`` line on stderr
-with a non-zero exit code, never a traceback.
+with a non-zero exit code, never a traceback. All the argument parsing of the package is here;
+the settings the options list come from :mod:`svrnn_lite.synth_config` and
+:mod:`svrnn_lite.train_config`, which load no numerical library, so ``svrnn-lite --help`` is
+quick.
+
+The commands are used in chapters *Blur synthesis by frame averaging* (``synth``), *Training*
+(``train``) and *Evaluation* (``eval``, ``deblur``, ``bench``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
 from svrnn_lite import __version__
@@ -21,7 +28,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _synth(subparsers) -> None:
-    from svrnn_lite import synth
+    from svrnn_lite.synth_config import N_TEST, N_TRAIN, TEST_SIZE, TRAIN_SIZE
 
     p = subparsers.add_parser(
         "synth",
@@ -30,12 +37,46 @@ def _synth(subparsers) -> None:
         "layout <root>/{train,test}/<sequence>/{blur,blur_gamma,sharp}/<frame>.png.",
         epilog="Example: svrnn-lite synth data/synthetic --seed 0",
     )
-    synth.add_arguments(p)
-    p.set_defaults(func=synth.run)
+    p.add_argument("root", type=Path, help="output folder (created if missing)")
+    p.add_argument("--n-train", type=int, default=N_TRAIN, help="training pairs (%(default)s)")
+    p.add_argument("--n-test", type=int, default=N_TEST, help="test pairs (%(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed (%(default)s)")
+    for split, (h, w) in (("train", TRAIN_SIZE), ("test", TEST_SIZE)):
+        p.add_argument(
+            f"--{split}-size", type=int, nargs=2, default=(h, w), metavar=("H", "W"),
+            help=f"size of the {split} pairs in pixels ({h} {w})",
+        )  # fmt: skip
+    p.add_argument(
+        "--photos", type=Path,
+        help="a folder of your own sharp photographs to synthesise from, with GoPro-scale "
+        "motion (default: the images bundled with scikit-image and matplotlib)",
+    )  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_synth)
+
+
+def _run_synth(args) -> int:
+    from svrnn_lite.synth import write_dataset
+
+    written = write_dataset(
+        args.root,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        seed=args.seed,
+        train_size=tuple(args.train_size),
+        test_size=tuple(args.test_size),
+        progress=not args.quiet,
+        photos=args.photos,
+    )
+    print(
+        f"wrote {written['train']} train and {written['test']} test pairs to {args.root} "
+        f"({args.n_train} and {args.n_test} in the dataset)"
+    )
+    return 0
 
 
 def _train(subparsers) -> None:
-    from svrnn_lite import train
+    from svrnn_lite.train_config import TrainConfig
 
     p = subparsers.add_parser(
         "train",
@@ -48,8 +89,36 @@ def _train(subparsers) -> None:
         epilog="Example: svrnn-lite train --data data/synthetic --preset lite --steps 2000 "
         "--out runs/lite",
     )
-    train.add_arguments(p)
-    p.set_defaults(func=train.run)
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):  # one option per setting: --batch-size for batch_size
+        flag, default = f.name.replace("_", "-"), getattr(defaults, f.name)
+        if f.name == "data":  # one or more folders
+            p.add_argument("--data", nargs="+", metavar="DIR", help=f.metadata["help"])
+        elif isinstance(default, bool):  # --residual switches on, --no-progress switches off
+            action = "store_false" if default else "store_true"
+            flag = f"--no-{flag}" if default else f"--{flag}"
+            p.add_argument(flag, dest=f.name, action=action, help=f.metadata["help"])
+        else:
+            kind = float if isinstance(default, float) else int if isinstance(default, int) else str
+            help_text = f.metadata["help"] + " (%(default)s)"
+            p.add_argument(f"--{flag}", type=kind, default=default, help=help_text)
+    p.add_argument("--resume", action="store_true", help="continue OUT/last.pt")
+    p.add_argument(
+        "--time-limit", type=float, help="stop (and save) after this many minutes; resume later"
+    )
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> int:
+    from svrnn_lite import distributed
+    from svrnn_lite.train import train
+    from svrnn_lite.train_config import TrainConfig
+
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    limit = None if args.time_limit is None else 60 * args.time_limit
+    with distributed.process_group():  # under torchrun; nothing to do in a single process
+        result = train(cfg, resume=args.resume, time_limit=limit)
+    return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
 def _model_options(parser) -> None:
@@ -130,8 +199,9 @@ def _eval(subparsers) -> None:
 
 
 def _run_eval(args) -> int:
-    from svrnn_lite.data import PairDataset, gopro_pairs
+    from svrnn_lite.data import PairDataset
     from svrnn_lite.evaluate import cpu_seconds_per_frame, evaluate, figure_grid, write_results
+    from svrnn_lite.layout import gopro_pairs
     from svrnn_lite.metrics import CONVENTION
 
     tile, overlap = _tiling(args)
@@ -141,12 +211,14 @@ def _run_eval(args) -> int:
     model = _load_model(args)
     pairs = gopro_pairs(args.data, args.split, args.variant)[: args.limit]
     dataset = PairDataset(pairs)
-    rows = evaluate(model, dataset, tile=tile, overlap=overlap, progress=True)
+    shown = range(min(3, len(dataset)))  # the pairs of grid.png
+    restored = dict.fromkeys(shown)  # evaluate keeps their outputs here
+    rows = evaluate(model, dataset, tile=tile, overlap=overlap, progress=True, restored=restored)
     extra = {"model": model.config.describe(), "data": str(args.data), "split": args.split}
     if not args.no_timing:
         extra["cpu_seconds_720p"] = cpu_seconds_per_frame(model)
     summary = write_results(rows, out, extra)
-    grid = figure_grid(model, dataset, range(min(3, len(dataset))), tile=tile, overlap=overlap)
+    grid = figure_grid(model, dataset, shown, restored=restored)
     with atomic_path(out / "grid.png") as tmp:
         grid.savefig(tmp, dpi=80, format="png")
     print(f"{'pairs':>8} {'PSNR blurry':>12} {'PSNR output':>12} {'gain':>6} {'SSIM':>6}")

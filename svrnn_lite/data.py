@@ -1,143 +1,31 @@
-"""Read deblurring datasets stored in the GoPro layout.
+"""Datasets of blurry/sharp pairs, and the training batches cut from them.
 
-GoPro (Nah et al. 2017) and the synthetic dataset of :mod:`svrnn_lite.synth` share one layout::
+:class:`PairDataset` serves the pairs of a dataset on disk (listed by
+:func:`svrnn_lite.layout.gopro_pairs`), :class:`SyntheticPairs` makes pairs on the fly from the
+bundled images, :class:`MixedPairs` draws from several datasets in equal shares, and
+:func:`random_crop_batch` cuts a training batch from any of them. :func:`check_size` is the one
+check of image sizes.
 
-    <root>/{train,test}/<sequence>/{blur,blur_gamma,sharp}/<frame>.png
-
-A blurry image and its sharp target have the same file name in the same sequence.
-:func:`gopro_pairs` lists the pairs, :func:`read_image` reads one image as RGB floats,
-:class:`PairDataset` serves the pairs of a folder and :class:`SyntheticPairs` makes pairs on the
-fly from the bundled images; :func:`random_crop_batch` cuts a training batch from either.
-
-Explained in chapter *Blur synthesis by frame averaging*.
+Explained in chapter *Training*.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from svrnn_lite.images import load_image
+from svrnn_lite.images import image_size, load_image
+from svrnn_lite.layout import gopro_pairs  # noqa: F401  (chapters import it from here)
+from svrnn_lite.synth import synth_pair
+from svrnn_lite.synth_config import TEST_SIZE, TRAIN_SIZE
 
-__all__ = [
-    "IMAGE_SUFFIXES",
-    "MixedPairs",
-    "PairDataset",
-    "SyntheticPairs",
-    "gopro_pairs",
-    "random_crop_batch",
-    "read_image",
-]
+__all__ = ["MixedPairs", "PairDataset", "SyntheticPairs", "check_size", "random_crop_batch"]
 
-#: File name endings :func:`gopro_pairs` treats as images.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def gopro_pairs(
-    root: str | os.PathLike, split: str = "train", variant: str = "blur"
-) -> list[tuple[Path, Path]]:
-    """List the (blurry, sharp) image pairs of a dataset in the GoPro layout.
-
-    Parameters
-    ----------
-    root : path
-        The dataset folder, holding ``train/`` and ``test/`` (e.g. ``GOPRO_Large``).
-    split : {"train", "test"}
-    variant : {"blur", "blur_gamma"}
-        Which blurry images: averaged encoded values (``blur``, what benchmarks use) or averaged
-        in linear light (``blur_gamma``).
-
-    Returns
-    -------
-    list of (Path, Path)
-        ``(blurry, sharp)`` paths sorted by sequence, then frame name.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``root/split`` or a sequence's ``variant`` or ``sharp`` folder is missing.
-    ValueError
-        For an unknown split or variant, blurry and sharp file names that do not match, or a
-        split without any image.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from svrnn_lite.synth import write_dataset
-    >>> root = tempfile.mkdtemp()
-    >>> _ = write_dataset(root, n_train=0, n_test=2, test_size=(32, 48), progress=False)
-    >>> [(b.parent.parent.name, b.name, s.parent.name) for b, s in gopro_pairs(root, "test")]
-    [('astronaut', '000000.png', 'sharp'), ('chelsea', '000000.png', 'sharp')]
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if variant not in ("blur", "blur_gamma"):
-        raise ValueError(f"variant must be 'blur' or 'blur_gamma', got {variant!r}")
-    root = Path(root)
-    split_dir = root / split
-    if not split_dir.is_dir():
-        raise FileNotFoundError(
-            f"no {split!r} folder in {root}: expected {split_dir}/<sequence>/{{{variant},sharp}}/"
-            "<frame>.png (the GoPro layout)"
-        )
-    pairs = []
-    sequences = (p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for sequence in sorted(sequences):  # hidden folders (.ipynb_checkpoints) are not sequences
-        blur_dir, sharp_dir = sequence / variant, sequence / "sharp"
-        for folder in (blur_dir, sharp_dir):
-            if not folder.is_dir():
-                raise FileNotFoundError(f"sequence {sequence} has no {folder.name!r} folder")
-        blurry, sharp = _image_names(blur_dir), _image_names(sharp_dir)
-        if blurry != sharp:
-            only_blur, only_sharp = sorted(blurry - sharp), sorted(sharp - blurry)
-            raise ValueError(
-                f"blurry and sharp images of {sequence} do not match: "
-                f"{len(only_blur)} only in {variant}/ {only_blur[:3]}, "
-                f"{len(only_sharp)} only in sharp/ {only_sharp[:3]}"
-            )
-        pairs += [(blur_dir / name, sharp_dir / name) for name in sorted(blurry)]
-    if not pairs:
-        raise ValueError(f"no image pairs in {split_dir} (expected <sequence>/{variant}/*.png)")
-    return pairs
-
-
-def _image_names(folder: Path) -> set[str]:
-    return {
-        p.name
-        for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    }
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB floats in [0, 1] (:func:`svrnn_lite.images.load_image`).
-
-    Grey images are copied into three channels; an alpha channel is dropped; 16-bit images are
-    scaled by 1/65535, 8-bit ones by 1/255.
-
-    Returns
-    -------
-    ndarray, shape (H, W, 3)
-        float32 in [0, 1].
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp(), "grey.png")
-    >>> Image.fromarray(np.full((2, 3), 255, np.uint8)).save(path)
-    >>> image = read_image(path)
-    >>> image.shape, image.dtype, float(image.max())
-    ((2, 3, 3), dtype('float32'), 1.0)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    return load_image(path)
+#: :func:`svrnn_lite.images.load_image`, by the name chapter *Blur synthesis by frame averaging*
+#: imports it from here.
+read_image = load_image
 
 
 class PairDataset:
@@ -151,7 +39,7 @@ class PairDataset:
     Parameters
     ----------
     pairs : list of (path, path)
-        As returned by :func:`gopro_pairs`.
+        As returned by :func:`svrnn_lite.layout.gopro_pairs`.
     cache : bool or None
         Keep decoded images in memory; by default only when all of them fit in
         :data:`CACHE_BYTES` as 8-bit images.
@@ -166,8 +54,6 @@ class PairDataset:
     >>> blurred, sharp = dataset[0]
     >>> blurred.shape, sharp.dtype, dataset.stored(0)[1].dtype
     ((32, 48, 3), dtype('float32'), dtype('uint8'))
-
-    Explained in chapter *Training*.
     """
 
     def __init__(self, pairs: list[tuple[Path, Path]], cache: bool | None = None):
@@ -175,8 +61,7 @@ class PairDataset:
             raise ValueError("PairDataset needs at least one (blurry, sharp) pair")
         self.pairs = list(pairs)
         if cache is None:
-            with Image.open(self.pairs[0][1]) as first:
-                width, height = first.size
+            height, width = image_size(self.pairs[0][1], upright=False)
             cache = len(self.pairs) * 2 * height * width * 3 < CACHE_BYTES
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
 
@@ -195,24 +80,16 @@ class PairDataset:
         """
         if self._cache is not None and index in self._cache:
             return self._cache[index][1].shape[:2]
-        with Image.open(self.pairs[index][1]) as image:
-            width, height = image.size
-            if image.getexif().get(0x0112) in (5, 6, 7, 8):  # stored on its side
-                width, height = height, width
-        return height, width
+        return image_size(self.pairs[index][1])
 
     def stored(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Pair ``index`` as kept in memory: uint8 for 8-bit images, float32 otherwise."""
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         blur_path, sharp_path = self.pairs[index]
-        blurred, sharp = _read_stored(blur_path), _read_stored(sharp_path)
-        if blurred.shape != sharp.shape:
-            raise ValueError(
-                f"blurry and sharp images differ in size: {blur_path} is "
-                f"{blurred.shape[1]}x{blurred.shape[0]}, {sharp_path} is "
-                f"{sharp.shape[1]}x{sharp.shape[0]}"
-            )
+        blurred = load_image(blur_path, keep_uint8=True)
+        sharp = load_image(sharp_path, keep_uint8=True)
+        check_size(blur_path, blurred.shape[:2], like=(sharp_path, sharp.shape[:2]))
         pair = (blurred, sharp)
         if self._cache is not None:
             self._cache[index] = pair
@@ -221,19 +98,6 @@ class PairDataset:
 
 #: Memory that :class:`PairDataset` may fill with decoded images by default, bytes.
 CACHE_BYTES = 4e9
-
-
-def _read_stored(path: Path) -> np.ndarray:
-    """An 8-bit RGB or grey image file as uint8 RGB (no float copy); anything else as
-    :func:`read_image` gives it."""
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("RGB", "L") and not im.getexif().get(0x0112):  # no EXIF rotation
-                pixels = np.asarray(im)
-                return np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
-    except Exception:  # read_image below names the file and the problem
-        pass
-    return read_image(path)
 
 
 def as_float(image: np.ndarray) -> np.ndarray:
@@ -262,8 +126,6 @@ class MixedPairs:
     ...                     SyntheticPairs("train", n=5, size=(16, 16))])
     >>> len(mixed), mixed[0][0].shape, mixed[1][0].shape
     (10, (8, 8, 3), (16, 16, 3))
-
-    Explained in chapter *Training*.
     """
 
     def __init__(self, datasets) -> None:
@@ -327,8 +189,6 @@ class SyntheticPairs:
     >>> pairs = SyntheticPairs("train", n=10, size=(32, 32))
     >>> len(pairs), pairs[3][0].shape
     (10, (32, 32, 3))
-
-    Explained in chapter *Training*.
     """
 
     def __init__(
@@ -342,16 +202,12 @@ class SyntheticPairs:
         return self.n
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        from svrnn_lite.synth import synth_pair  # synth imports this module
-
         _, pair, _ = synth_pair(self.split, index, self.seed, self.size)
         return pair.blurred.astype(np.float32), pair.sharp.astype(np.float32)
 
     def image_shape(self, index: int) -> tuple[int, int]:
         """``(height, width)`` of pair ``index``, without synthesising it (``size`` or the
         split's default size)."""
-        from svrnn_lite.synth import TEST_SIZE, TRAIN_SIZE
-
         height, width = self.size or (TRAIN_SIZE if self.split == "train" else TEST_SIZE)
         return height, width
 
@@ -389,26 +245,20 @@ def random_crop_batch(
     >>> second, _ = random_crop_batch(pairs, np.random.default_rng(0), 2, 32, part=slice(1, 2))
     >>> torch.equal(second[0], blurred[1])
     True
-
-    Explained in chapter *Training*.
     """
     blurred_batch, sharp_batch = [], []
     cut = range(batch_size)[part]
     for i in range(batch_size):
         index = int(rng.integers(len(pairs)))
         height, width = _image_shape(pairs, index)
-        if height < crop or width < crop:
-            raise crop_too_large(crop, _pair_name(pairs, index), width, height)
+        check_size(_pair_name(pairs, index), (height, width), crop=crop)
         top, left = int(rng.integers(height - crop + 1)), int(rng.integers(width - crop + 1))
         flip_horizontally, flip_vertically = rng.random() < 0.5, rng.random() < 0.5
         if i not in cut:  # another rank's crop
             continue
         blurred, sharp = _stored(pairs, index)  # cut first, convert only the window
-        if sharp.shape[:2] != (height, width):
-            raise ValueError(
-                f"{_pair_name(pairs, index)} is {sharp.shape[1]}x{sharp.shape[0]} pixels, "
-                f"though its header says {width}x{height}"
-            )
+        header = ("the size in its header", (height, width))
+        check_size(_pair_name(pairs, index), sharp.shape[:2], like=header)
         window = (slice(top, top + crop), slice(left, left + crop))
         blurred, sharp = blurred[window], sharp[window]
         if flip_horizontally:
@@ -420,8 +270,48 @@ def random_crop_batch(
     return torch.from_numpy(np.stack(blurred_batch)), torch.from_numpy(np.stack(sharp_batch))
 
 
-def crop_too_large(crop: int, image, width: int, height: int) -> ValueError:
-    """The error for a training crop that does not fit in an image (one wording everywhere)."""
-    return ValueError(
-        f"crop {crop}x{crop} is larger than image {image} ({width}x{height}): use a smaller --crop"
-    )
+def check_size(image, size: tuple[int, int], crop: int | None = None, like=None) -> None:
+    """Refuse an image too small for a ``crop`` x ``crop`` window, or of another size than
+    another image: the one check of image sizes, with one wording.
+
+    The trainer checks every training file's header before the first step, and
+    :func:`random_crop_batch` and :class:`PairDataset` check every image they cut from or pair.
+
+    Parameters
+    ----------
+    image : str or path
+        What the message calls the image.
+    size : (int, int)
+        Its ``(height, width)``.
+    crop : int, optional
+        The side of the training crops it must hold.
+    like : (str, (int, int)), optional
+        The name and size of the image (or "its header") it must match.
+
+    Raises
+    ------
+    ValueError
+        Naming the image, its size and what was expected.
+
+    Examples
+    --------
+    >>> check_size("a.png", (48, 80), crop=64)
+    Traceback (most recent call last):
+    ...
+    ValueError: crop 64x64 is larger than image a.png (80x48): use a smaller --crop
+    >>> check_size("blur/a.png", (48, 80), like=("sharp/a.png", (48, 64)))
+    Traceback (most recent call last):
+    ...
+    ValueError: blur/a.png is 80x48 pixels but sharp/a.png is 64x48
+    """
+    height, width = size
+    if crop is not None and min(height, width) < crop:
+        raise ValueError(
+            f"crop {crop}x{crop} is larger than image {image} ({width}x{height}): "
+            "use a smaller --crop"
+        )
+    if like is not None and tuple(like[1]) != (height, width):
+        other, (other_height, other_width) = like
+        raise ValueError(
+            f"{image} is {width}x{height} pixels but {other} is {other_width}x{other_height}"
+        )

@@ -34,8 +34,6 @@ def sample_radii(
     >>> r = sample_radii(np.random.default_rng(0), 10_000, 2.0, 100.0)
     >>> bool(r.min() >= 2.0 and r.max() <= 100.0), bool(np.median(r) < 4.0)
     (True, True)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     if not 0 < r_min < r_max:
         raise ValueError(f"need 0 < r_min < r_max, got r_min={r_min}, r_max={r_max}")
@@ -82,8 +80,6 @@ def dead_leaves(
     >>> image = dead_leaves((48, 64), rng=0)
     >>> image.shape, image.dtype, bool(0 <= image.min() and image.max() <= 1)
     ((48, 64, 3), dtype('float32'), True)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     rng = np.random.default_rng(rng)
     height, width = (int(s) for s in size)

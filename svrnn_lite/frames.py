@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from svrnn_lite.blur import _to_8bit_levels, average_frames
+from svrnn_lite.blur import average_frames, to_8bit_levels
 from svrnn_lite.images import load_image
 
 __all__ = ["N_FRAMES", "average_window", "frame_windows"]
@@ -46,8 +46,6 @@ def frame_windows(
     True
     >>> len(w["train"]), len(w["test"])
     (13, 1)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     longest = N_FRAMES[1]
     if held_out < longest or n_total - held_out < longest:
@@ -78,8 +76,6 @@ def average_window(
     blurred, sharp : ndarray, float32, shape (H, W, 3)
         The mean of the encoded frames rounded to 8 bits (GoPro ``blur``), and frame
         ``first + n // 2``.
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     frames = np.stack([load_image(path) for path in files[first : first + n]])
-    return _to_8bit_levels(average_frames(frames, gamma=None)), frames[n // 2]
+    return to_8bit_levels(average_frames(frames, gamma=None)), frames[n // 2]

@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from svrnn_lite.blur import Trajectory, average_frames, render_frames
+from svrnn_lite.blur import average_frames
+from svrnn_lite.motion import Trajectory
+from svrnn_lite.render import render_frames
 from svrnn_lite.spatial_rnn import DIRECTIONS
 
 __all__ = ["linear_trajectory", "linear_motion_blur", "record_gates", "gate_response"]
@@ -26,7 +28,7 @@ def linear_trajectory(n_frames: int, length: float, angle: float) -> Trajectory:
 
     The angle is measured from the image's x axis towards its y axis (rows grow downwards, so
     90 degrees is a vertical motion); the middle sub-frame has no motion, as in
-    :func:`svrnn_lite.blur.shake_trajectory`.
+    :func:`svrnn_lite.motion.shake_trajectory`.
 
     Examples
     --------
@@ -51,7 +53,7 @@ def linear_motion_blur(
     """A ``size``-pixel square from the centre of ``image``, sharp and blurred by straight motion.
 
     The sub-frames are rendered and averaged like the training data
-    (:func:`~svrnn_lite.blur.render_frames`, :func:`~svrnn_lite.blur.average_frames` with
+    (:func:`~svrnn_lite.render.render_frames`, :func:`~svrnn_lite.blur.average_frames` with
     gamma 2.2), without noise.
 
     Returns

@@ -1,9 +1,12 @@
-"""Reading and writing the photos a user hands to the command line, whatever they are.
+"""Reading and writing image files: every image the package reads or writes goes through here.
 
 :func:`load_image` turns any common image file into RGB floats in [0, 1]: 8- and 16-bit, grey,
-grey + alpha, RGBA, palette, float TIFF, EXIF-rotated JPEG. A file that is not an image, or is
-truncated, gives one :class:`ImageError` naming the file. :func:`save_image` writes atomically
-(a temporary file, then a rename), so an interrupted job leaves no half-written image.
+grey + alpha, RGBA, palette, float TIFF, EXIF-rotated JPEG (or, for the training data, 8-bit
+files into their uint8 values). :func:`image_size` reads only a file's header. A file that is
+not an image, or is truncated, gives one :class:`ImageError` naming the file. :func:`save_image`
+writes atomically (a temporary file, then a rename), so an interrupted job leaves no
+half-written image: the photos of ``svrnn-lite deblur`` and the synthetic datasets alike.
+
 Explained in chapter *Evaluation*.
 """
 
@@ -14,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from svrnn_lite.atomic import atomic_path
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+EXIF_ORIENTATION = 0x0112  # the EXIF tag of how the camera was held
 QUANTISE_ROWS = 256  # rows converted at a time when saving
 
 
@@ -26,7 +30,7 @@ class ImageError(ValueError):
     """A file that cannot be used as an image; the message names the file and the problem."""
 
 
-def load_image(path: str | os.PathLike, with_alpha: bool = False):
+def load_image(path: str | os.PathLike, with_alpha: bool = False, keep_uint8: bool = False):
     """Read an image file as RGB floats in [0, 1], upright as its EXIF orientation says.
 
     Parameters
@@ -35,10 +39,14 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
         PNG, JPEG, TIFF, BMP, WebP, ... (anything Pillow reads; TIFF also through tifffile).
     with_alpha : bool
         Also return the alpha channel (or ``None`` if the image has none).
+    keep_uint8 : bool
+        Give an 8-bit image's RGB values as they are stored, uint8 0 ... 255 (a quarter of the
+        memory of floats: how training data is kept); other images are still float32. Only
+        without ``with_alpha``.
 
     Returns
     -------
-    rgb : ndarray, float32, shape (H, W, 3)
+    rgb : ndarray, float32 (or uint8), shape (H, W, 3)
         Grey images are repeated into three channels; integer images are divided by their
         maximum value (255 or 65535); float images are clipped to [0, 1].
     alpha : ndarray, float32, shape (H, W), or None
@@ -59,6 +67,8 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
     >>> rgb, alpha = load_image(path, with_alpha=True)
     >>> rgb.shape, rgb.dtype, alpha.shape
     ((2, 3, 3), dtype('float32'), (2, 3))
+    >>> load_image(path, keep_uint8=True)[0, 0].tolist()
+    [255, 255, 255]
     """
     path = Path(path)
     if path.is_dir():
@@ -87,11 +97,50 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
         raise ImageError(f"cannot use {path}: unexpected pixel layout {pixels.shape}")
     channels = pixels.shape[2]
+    if keep_uint8 and maximum == 255 and not with_alpha:
+        rgb = pixels[..., :3] if channels >= 3 else pixels[..., :1]
+        return np.ascontiguousarray(np.broadcast_to(rgb, rgb.shape[:2] + (3,)), np.uint8)
     # one float32 array per output, filled straight from the stored values: a large photo
     # costs its 12 bytes per pixel and no float64 or unclipped intermediate copies
     rgb = _unit_floats(pixels[..., :3] if channels >= 3 else pixels[..., :1], maximum, 3)
     alpha = _unit_floats(pixels[..., -1:], maximum, 1)[..., 0] if channels in (2, 4) else None
     return (rgb, alpha) if with_alpha else rgb
+
+
+def image_size(path: str | os.PathLike, upright: bool = True) -> tuple[int, int]:
+    """``(height, width)`` of an image file, from its header: the pixels are not decoded.
+
+    Parameters
+    ----------
+    path : path
+    upright : bool
+        The size :func:`load_image` gives: height and width swapped when the EXIF orientation
+        turns the image by a quarter turn. Pillow finds a PNG's EXIF only by decoding it, so
+        pass ``False`` where the orientation does not matter.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ImageError
+        If the file is not an image.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp(), "wide.png")
+    >>> Image.new("RGB", (30, 20)).save(path)
+    >>> image_size(path)
+    (20, 30)
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if upright and image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # on its side
+                width, height = height, width
+    except UnidentifiedImageError as error:
+        raise ImageError(f"cannot read {path}: not an image") from error
+    return height, width
 
 
 def _unit_floats(values: np.ndarray, maximum: int | None, channels: int) -> np.ndarray:
@@ -134,11 +183,27 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, int | None]:
     raise ImageError(f"cannot use {path}: unsupported TIFF sample type {data.dtype}")
 
 
-def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
+def save_image(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    compress_level: int = 6,
+) -> None:
     """Write RGB floats in [0, 1] (plus optional alpha) atomically; the suffix picks the format.
 
     PNG and TIFF keep an alpha channel; TIFF is written with 16 bits per channel, PNG and JPEG
-    with 8. The file appears complete or not at all.
+    with 8. The file appears complete or not at all: an interrupted or failed save leaves
+    neither a partial ``path`` nor the temporary file.
+
+    Parameters
+    ----------
+    path : path
+    rgb : ndarray, shape (H, W, 3)
+        Floats in [0, 1]; values outside are clipped.
+    alpha : ndarray, shape (H, W), optional
+    compress_level : int
+        PNG only: zlib level from 0 (fastest, largest files) to 9 (slowest, smallest); the
+        synthetic dataset is written with 1, for speed.
 
     Examples
     --------
@@ -163,7 +228,8 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
         else:
             mode = "RGB" if alpha is None else "RGBA"
             image = Image.fromarray(pixels, mode)
-            image.save(tmp, format=Image.registered_extensions().get(suffix, "PNG"), quality=95)
+            image_format = Image.registered_extensions().get(suffix, "PNG")
+            image.save(tmp, format=image_format, quality=95, compress_level=compress_level)
 
 
 def _quantise(rgb: np.ndarray, alpha: np.ndarray | None, levels: int, dtype) -> np.ndarray:

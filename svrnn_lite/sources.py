@@ -78,8 +78,6 @@ def source_names(split: str) -> tuple[str, ...]:
     ('astronaut', 'chelsea', 'coffee', 'rocket')
     >>> set(source_names("train")) & set(source_names("test"))
     set()
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     if split == "train":
         return TRAIN_SOURCES
@@ -107,8 +105,6 @@ def load_source(name: str) -> np.ndarray:
     (512, 512, 3)
     >>> load_source("camera").dtype
     dtype('float32')
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     if name not in _LOADERS:
         raise ValueError(f"unknown source image {name!r}; choose one of {sorted(_LOADERS)}")
@@ -152,8 +148,6 @@ def photo_sources(folder: str | os.PathLike, split: str) -> tuple[Path, ...]:
     ...     Image.new("RGB", (8, 8)).save(folder / f"{i:02d}.png")
     >>> len(photo_sources(folder, "train")), len(photo_sources(folder, "test"))
     (10, 2)
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")

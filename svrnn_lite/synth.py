@@ -15,53 +15,31 @@ image. Pair ``i`` of a split depends only on ``(seed, split, i)``: the dataset i
 and a run that was interrupted continues where it stopped when started again with the same
 settings.
 
-Default sizes: :data:`N_TRAIN` = 600 training pairs of 256x256 pixels, every second one a
-dead-leaves image (training takes random 128x128 crops of them, as GoPro training does of its
-1280x720 frames), and 24 test pairs of 640x360 pixels: about 220 MB of PNG files, written in
-about two minutes on two CPU cores (the README's measurement).
+The default counts and sizes, and their checks, are in :mod:`svrnn_lite.synth_config`.
 
 Explained in chapter *Blur synthesis by frame averaging*.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from skimage.transform import resize
 from tqdm.auto import tqdm
 
 from svrnn_lite.atomic import atomic_path
 from svrnn_lite.blur import BlurPair, average_frames, make_blur_pair
 from svrnn_lite.dead_leaves import dead_leaves
-from svrnn_lite.images import load_image
+from svrnn_lite.images import load_image, save_image
 from svrnn_lite.sources import load_source, photo_sources, source_names
+from svrnn_lite.synth_config import N_TEST, N_TRAIN, TEST_SIZE, TRAIN_SIZE, check_settings
 
-__all__ = [
-    "TEST_SIZE",
-    "TRAIN_SIZE",
-    "add_arguments",
-    "main",
-    "run",
-    "sequence_of",
-    "synth_pair",
-    "write_dataset",
-    "write_png",
-]
+__all__ = ["sequence_of", "synth_pair", "write_dataset"]
 
-#: Size (H, W) of the synthetic training pairs.
-TRAIN_SIZE = (256, 256)
-#: Size (H, W) of the synthetic test pairs (half of GoPro's 1280x720 on each side).
-TEST_SIZE = (360, 640)
-N_TRAIN = 600
-N_TEST = 24
 MARGIN = 32  # room for the camera shake around each crop, pixels
 VARIANTS = ("blur", "blur_gamma", "sharp")
 #: Every this many training pairs, one is a dead-leaves image (:mod:`svrnn_lite.dead_leaves`).
@@ -211,8 +189,6 @@ def synth_pair(
     >>> name, pair, blurred_gamma = synth_pair("test", 1, size=(64, 96))
     >>> name, pair.sharp.shape, blurred_gamma.shape
     ('chelsea', (64, 96, 3), (64, 96, 3))
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     if index < 0:
         raise ValueError(f"index must be >= 0, got {index}")
@@ -254,49 +230,6 @@ def _photo_pair(split, index, size, rng, photos, blur_kwargs):
     )
     blurred_gamma = np.round(average_frames(pair.frames, gamma=2.2) * 255) / 255
     return _sequence(split, index, photos)[0], pair, blurred_gamma.astype(np.float32)
-
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Save a float image in [0, 1] as an 8-bit PNG, atomically (temp file, then rename).
-
-    An interrupted or failed save leaves neither a partial ``path`` nor the temporary file.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp(), "grey.png")
-    >>> write_png(path, np.full((2, 3, 3), 0.5))
-    >>> np.asarray(Image.open(path))[0, 0].tolist()
-    [128, 128, 128]
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
-    with atomic_path(path) as tmp:
-        Image.fromarray(pixels).save(tmp, format="PNG", compress_level=1)
-
-
-def _check_settings(n_train, n_test, seed, train_size, test_size) -> None:
-    """Refuse settings no dataset can be made with, naming the command-line option at fault.
-
-    Raises
-    ------
-    ValueError
-        If a count or the seed is not an integer >= 0, or a size not two integers >= 1.
-
-    Examples
-    --------
-    >>> _check_settings(1, 1, 0, train_size=(0, 0), test_size=(8, 8))
-    Traceback (most recent call last):
-    ...
-    ValueError: --train-size must be two positive integers (H, W), got (0, 0)
-    """
-    for option, n in (("--n-train", n_train), ("--n-test", n_test), ("--seed", seed)):
-        if int(n) != n or n < 0:
-            raise ValueError(f"{option} must be an integer >= 0, got {n}")
-    for option, size in (("--train-size", train_size), ("--test-size", test_size)):
-        if len(size) != 2 or any(int(side) != side or side < 1 for side in size):
-            raise ValueError(f"{option} must be two positive integers (H, W), got {tuple(size)}")
 
 
 def write_dataset(
@@ -352,11 +285,9 @@ def write_dataset(
     {'train': 2, 'test': 1}
     >>> sorted(p.name for p in Path(root, "test", "astronaut").iterdir())
     ['blur', 'blur_gamma', 'sharp']
-
-    Explained in chapter *Blur synthesis by frame averaging*.
     """
     root = Path(root)
-    _check_settings(n_train, n_test, seed, train_size, test_size)  # before writing anything
+    check_settings(n_train, n_test, seed, train_size, test_size)  # before writing anything
     settings = {
         "format": "svrnn-lite synthetic GoPro layout, version 4",
         "seed": int(seed),
@@ -395,91 +326,6 @@ def write_dataset(
         _, pair, blurred_gamma = synth_pair(split, index, seed, size, photos=photos)
         for variant, image in zip(VARIANTS, (pair.blurred, blurred_gamma, pair.sharp), strict=True):
             paths[variant].parent.mkdir(parents=True, exist_ok=True)
-            write_png(paths[variant], image)
+            save_image(paths[variant], image, compress_level=1)  # fast; 8-bit PNG
         written[split] += 1
     return written
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the dataset writer's options to ``parser`` (for a ``synth`` subcommand, say).
-
-    Examples
-    --------
-    >>> args = add_arguments(argparse.ArgumentParser()).parse_args(["data", "--n-train", "8"])
-    >>> args.root.name, args.n_train, args.n_test, args.test_size
-    ('data', 8, 24, (360, 640))
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    parser.add_argument("root", type=Path, help="output folder (created if missing)")
-    parser.add_argument("--n-train", type=int, default=N_TRAIN, help="training pairs (%(default)s)")
-    parser.add_argument("--n-test", type=int, default=N_TEST, help="test pairs (%(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="dataset seed (%(default)s)")
-    for split, (h, w) in (("train", TRAIN_SIZE), ("test", TEST_SIZE)):
-        parser.add_argument(
-            f"--{split}-size", type=int, nargs=2, default=(h, w), metavar=("H", "W"),
-            help=f"size of the {split} pairs in pixels ({h} {w})",
-        )  # fmt: skip
-    parser.add_argument(
-        "--photos", type=Path,
-        help="a folder of your own sharp photographs to synthesise from, with GoPro-scale "
-        "motion (default: the images bundled with scikit-image and matplotlib)",
-    )  # fmt: skip
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    """Write the dataset the parsed options ask for, print a summary, return the exit code.
-
-    Errors (a folder holding other data, a bad count) are raised as ``ValueError`` or
-    ``OSError``; the command lines print them as one ``error:`` line with exit code 1.
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    written = write_dataset(
-        args.root,
-        n_train=args.n_train,
-        n_test=args.n_test,
-        seed=args.seed,
-        train_size=tuple(args.train_size),
-        test_size=tuple(args.test_size),
-        progress=not args.quiet,
-        photos=args.photos,
-    )
-    print(
-        f"wrote {written['train']} train and {written['test']} test pairs to {args.root} "
-        f"({args.n_train} and {args.n_test} in the dataset)"
-    )
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point of the dataset writer; returns the exit code.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> main([tempfile.mkdtemp(), "--n-train", "1", "--n-test", "0", "--train-size", "16", "16",
-    ...       "--quiet"])
-    wrote 1 train and 0 test pairs to ... (1 and 0 in the dataset)
-    0
-
-    Explained in chapter *Blur synthesis by frame averaging*.
-    """
-    parser = argparse.ArgumentParser(
-        description="Write a synthetic blur dataset in the GoPro layout "
-        "<root>/{train,test}/<sequence>/{blur,blur_gamma,sharp}/<frame>.png from images bundled "
-        "with scikit-image and matplotlib (nothing is downloaded).",
-        epilog="Example: python data_scripts/make_dataset.py data/synthetic --seed 0",
-    )
-    args = add_arguments(parser).parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

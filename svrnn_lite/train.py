@@ -14,7 +14,6 @@ writes the run's files.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import csv
@@ -24,13 +23,12 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from svrnn_lite import distributed
@@ -44,159 +42,25 @@ from svrnn_lite.checkpoint import (
     save_training_state,
     training_state,
 )
-from svrnn_lite.cli import EXIT_INTERRUPTED
-from svrnn_lite.data import (
-    MixedPairs,
-    PairDataset,
-    SyntheticPairs,
-    crop_too_large,
-    gopro_pairs,
-    random_crop_batch,
-)
-from svrnn_lite.metrics import psnr
+from svrnn_lite.data import MixedPairs, PairDataset, SyntheticPairs, check_size, random_crop_batch
+from svrnn_lite.evaluate import evaluate
+from svrnn_lite.images import image_size
+from svrnn_lite.layout import gopro_pairs
 from svrnn_lite.model_config import ModelConfig
 from svrnn_lite.models import build_model
+from svrnn_lite.train_config import TrainConfig, check_config, check_loss, learning_rate
 
 CHECKPOINT = "last.pt"
 # settings that may differ between a run and its resumption without changing the result
 RESUMABLE_CHANGES = {"out", "threads", "progress"}
 
 
-def _option(default, help: str):
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run; saved with every checkpoint.
-
-    Explained in chapter *Training*.
-    """
-
-    preset: str = _option("lite", "model preset: paper, half or lite")
-    arch: str = _option("multitask", "multitask (the paper), baseline (SVRNN) or plain (no RNN)")
-    residual: bool = _option(False, "add the input to the output (off in the paper)")
-    data: list[str] | str | None = _option(
-        None,
-        "dataset folder(s) in the GoPro layout, drawn from in equal shares and validated on the "
-        "first one's test split; none: synthesise",
-    )
-    variant: str = _option("blur", "blurry images of the GoPro layout: blur or blur_gamma")
-    data_seed: int = _option(0, "seed of the pairs synthesised on the fly")
-    loss: str = _option(
-        "l2", "l2 (the paper: mean squared error), psnr (mean per-crop PSNR) or charbonnier"
-    )
-    steps: int = _option(2000, "optimisation steps")
-    batch_size: int = _option(8, "crops per step (all processes together under torchrun)")
-    crop: int = _option(128, "side of the random training crops, pixels")
-    lr: float = _option(3e-4, "initial learning rate of Adam")
-    schedule: str = _option("poly", "learning-rate decay: poly (the SVRNN code's) or cosine")
-    lr_power: float = _option(2.0, "poly decay: lr_t = lr * (1 - t / steps) ** lr_power")
-    warmup: int = _option(0, "steps of linear learning-rate warm-up from 0")
-    ema: float = _option(0.0, "decay of an exponential moving average of the weights (0: none)")
-    init: str | None = _option(
-        None, "start from the weights of this checkpoint (a warm restart); none: at random"
-    )
-    weight_decay: float = _option(1e-6, "Adam weight decay")
-    grad_clip: float = _option(1.0, "maximum L2 norm of the gradient")
-    val_every: int = _option(250, "validate and save a checkpoint every this many steps")
-    val_images: int = _option(4, "whole test images used for validation")
-    seed: int = _option(0, "seed of the weights and of every batch")
-    amp: bool = _option(
-        False, "mixed precision: convolutions in bfloat16 (autocast), RNN weights and scans float32"
-    )
-    out: str = _option("runs/lite", "output folder: last.pt, config.json, log.csv")
-    threads: int = _option(0, "torch CPU threads (0: torch's default)")
-    progress: bool = _option(True, "no progress bar (shown by default)")
-
-
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """The learning rate of step ``step`` (counting from 0).
-
-    A linear warm-up over ``cfg.warmup`` steps, then the decay of ``cfg.schedule``:
-    ``lr * (1 - t / steps) ** lr_power`` (poly) or ``lr * (1 + cos(pi t / steps)) / 2``
-    (cosine), where ``t`` counts the steps after the warm-up.
-
-    Examples
-    --------
-    >>> cfg = TrainConfig(lr=1e-3, steps=100, lr_power=2.0)
-    >>> learning_rate(cfg, 0), learning_rate(cfg, 50)
-    (0.001, 0.00025)
-    >>> cfg = TrainConfig(lr=1e-3, steps=110, schedule="cosine", warmup=10)
-    >>> learning_rate(cfg, 4), learning_rate(cfg, 10), learning_rate(cfg, 60)
-    (0.0005, 0.001, 0.0005)
-    """
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    if cfg.schedule == "cosine":
-        return cfg.lr * (1 + math.cos(math.pi * progress)) / 2
-    return cfg.lr * (1.0 - progress) ** cfg.lr_power
-
-
-#: The learning-rate schedules :func:`learning_rate` knows.
-SCHEDULES = ("poly", "cosine")
-
-#: The objectives :func:`training_loss` knows.
-LOSSES = ("l2", "psnr", "charbonnier")
 #: The epsilon of the Charbonnier loss sqrt(d^2 + eps^2), on values in [0, 1].
 CHARBONNIER_EPS = 1e-3
-
-
-def _check_loss(kind: str) -> None:
-    if kind not in LOSSES:
-        raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {kind!r}")
-
-
-#: The smallest value each numeric setting of :class:`TrainConfig` allows.
-AT_LEAST = {
-    "data_seed": 0, "steps": 1, "batch_size": 1, "crop": 1, "lr_power": 0, "weight_decay": 0,
-    "val_every": 1, "val_images": 1, "seed": 0, "threads": 0, "warmup": 0, "ema": 0,
-}  # fmt: skip
-#: The numeric settings that must be above zero (with 0, the network would not learn).
-ABOVE_ZERO = ("lr", "grad_clip")
-
-
-def _option_name(name: str) -> str:
-    """The command-line option of a setting: ``--batch-size`` for ``batch_size``."""
-    return "--" + name.replace("_", "-")
-
-
-def _check_config(cfg: TrainConfig) -> None:
-    """Refuse settings no run can train with, naming the command-line option at fault.
-
-    The one place where a configuration is checked; :func:`train` calls it before any work.
-
-    Raises
-    ------
-    ValueError
-        If the loss is unknown or a number is out of its range (:data:`AT_LEAST`,
-        :data:`ABOVE_ZERO`).
-
-    Examples
-    --------
-    >>> _check_config(TrainConfig(val_images=0))
-    Traceback (most recent call last):
-    ...
-    ValueError: --val-images must be >= 1, got 0
-    """
-    _check_loss(cfg.loss)
-    if cfg.schedule not in SCHEDULES:
-        raise ValueError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
-    if not cfg.ema < 1:
-        raise ValueError(f"--ema must be below 1, got {cfg.ema}")
-    for name, lowest in AT_LEAST.items():
-        value = getattr(cfg, name)
-        if not value >= lowest:  # "not >=" also refuses NaN
-            raise ValueError(f"{_option_name(name)} must be >= {lowest}, got {value}")
-    for name in ABOVE_ZERO:
-        value = getattr(cfg, name)
-        if not value > 0:
-            raise ValueError(f"{_option_name(name)} must be > 0, got {value}")
 
 
 def training_loss(diff: torch.Tensor, kind: str = "l2") -> torch.Tensor:
@@ -216,10 +80,8 @@ def training_loss(diff: torch.Tensor, kind: str = "l2") -> torch.Tensor:
     (0.00505000..., -30.0)
     >>> round(training_loss(diff, "charbonnier").item(), 4)
     0.055
-
-    Explained in chapter *Training*.
     """
-    _check_loss(kind)
+    check_loss(kind)
     if kind == "charbonnier":
         return torch.sqrt(diff**2 + CHARBONNIER_EPS**2).mean()
     mse = (diff**2).mean(dim=(1, 2, 3))  # one per crop
@@ -253,31 +115,19 @@ def _check_images(train_set, val_set, crop: int) -> None:
     """
     for pairs in (train_set, val_set):
         for path in (path for pair in getattr(pairs, "pairs", []) for path in pair):
-            width, height = _image_size(path)
-            if pairs is train_set and min(width, height) < crop:
-                raise crop_too_large(crop, path, width, height)
+            size = image_size(path, upright=False)  # turning it changes no side's length
+            if pairs is train_set:
+                check_size(path, size, crop=crop)
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` of an image file, from its header."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except UnidentifiedImageError as error:
-        raise ValueError(f"cannot read {path}: not an image") from error
+def validate(model: torch.nn.Module, pairs) -> float:
+    """Mean PSNR (GoPro convention, whole images) of ``model`` on ``pairs``.
 
-
-@torch.no_grad()
-def validate(model: torch.nn.Module, pairs, device: torch.device) -> float:
-    """Mean PSNR (GoPro convention, whole images) of ``model`` on ``pairs``."""
-    model.eval()
-    scores = []
-    for i in range(len(pairs)):
-        blurred, sharp = pairs[i]
-        x = torch.from_numpy(blurred).permute(2, 0, 1)[None].to(device)
-        scores.append(psnr(model(x)[0].cpu(), sharp))
+    The scores of :func:`svrnn_lite.evaluate.evaluate`; the model is left in training mode.
+    """
+    rows = evaluate(model, pairs)
     model.train()
-    return float(np.mean(scores))
+    return float(np.mean([row["psnr"] for row in rows]))
 
 
 def train(
@@ -288,8 +138,6 @@ def train(
     log=print,
 ) -> dict:
     """Train (or resume training) a model as ``cfg`` says; checkpoints go to ``cfg.out``.
-
-    Explained in chapter *Training*.
 
     Called on every rank of a process group (:func:`svrnn_lite.distributed.process_group`, which
     ``torchrun ... -m svrnn_lite train`` sets up), it trains data-parallel: each rank trains on
@@ -328,7 +176,7 @@ def train(
     """
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
-    _check_config(cfg)  # before any work, not at the first step
+    check_config(cfg)  # before any work, not at the first step
     rank, world = distributed.rank(), distributed.world_size()
     share = distributed.batch_share(cfg.batch_size, rank, world)  # this rank's crops of a batch
     main = rank == 0  # the rank that logs, validates and writes files
@@ -410,7 +258,7 @@ def train(
             bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.2f}")
 
             if main and (step % cfg.val_every == 0 or step == cfg.steps):
-                record["val_psnr"] = validate(average or model, val_set, device)
+                record["val_psnr"] = validate(average or model, val_set)
                 log(
                     f"step {step}: train loss {record['loss']:.5f}, val PSNR "
                     f"{record['val_psnr']:.2f} dB"
@@ -483,8 +331,6 @@ def update_average(average: torch.nn.Module, model: torch.nn.Module, decay: floa
     >>> update_average(average, model, decay=0.99, step=1000)
     >>> round(average.weight.item(), 4)
     0.01
-
-    Explained in chapter *Training*.
     """
     d = min(decay, (1 + step) / (10 + step))
     for a, w in zip(average.state_dict().values(), model.state_dict().values(), strict=True):
@@ -559,34 +405,3 @@ def _stop_on_signals(signals=(signal.SIGINT,)):
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add one option per :class:`TrainConfig` field (``--batch-size`` for ``batch_size``)."""
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        flag, default = f.name.replace("_", "-"), getattr(defaults, f.name)
-        if f.name == "data":  # one or more folders
-            parser.add_argument("--data", nargs="+", metavar="DIR", help=f.metadata["help"])
-        elif isinstance(default, bool):  # --residual switches on, --no-progress switches off
-            action = "store_false" if default else "store_true"
-            flag = f"--no-{flag}" if default else f"--{flag}"
-            parser.add_argument(flag, dest=f.name, action=action, help=f.metadata["help"])
-        else:
-            kind = float if isinstance(default, float) else int if isinstance(default, int) else str
-            help_text = f.metadata["help"] + " (%(default)s)"
-            parser.add_argument(f"--{flag}", type=kind, default=default, help=help_text)
-    parser.add_argument("--resume", action="store_true", help="continue OUT/last.pt")
-    parser.add_argument(
-        "--time-limit", type=float, help="stop (and save) after this many minutes; resume later"
-    )
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the training the parsed options describe; returns the exit code."""
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    limit = None if args.time_limit is None else 60 * args.time_limit
-    with distributed.process_group():  # under torchrun; nothing to do in a single process
-        result = train(cfg, resume=args.resume, time_limit=limit)
-    return EXIT_INTERRUPTED if result["interrupted"] else 0

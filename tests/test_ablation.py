@@ -12,7 +12,8 @@ import torch
 
 from svrnn_lite.checkpoint import load_checkpoint, safe_load
 from svrnn_lite.cost import count_parameters, flops_per_image
-from svrnn_lite.data import PairDataset, gopro_pairs
+from svrnn_lite.data import PairDataset
+from svrnn_lite.layout import gopro_pairs
 from svrnn_lite.metrics import psnr, ssim
 from svrnn_lite.models import build_model
 from svrnn_lite.synth import write_dataset

@@ -1,17 +1,13 @@
-"""svrnn_lite.blur: the GoPro frame average, camera shake, moving objects and the blur pair."""
+"""svrnn_lite.blur, .motion and .render: the GoPro frame average, camera shake, moving objects,
+the rendered frames and the blur pair."""
 
 import numpy as np
 import pytest
 from skimage import data
 
-from svrnn_lite.blur import (
-    MovingObject,
-    Trajectory,
-    average_frames,
-    make_blur_pair,
-    render_frames,
-    shake_trajectory,
-)
+from svrnn_lite.blur import average_frames, make_blur_pair
+from svrnn_lite.motion import MovingObject, Trajectory, shake_trajectory
+from svrnn_lite.render import render_frames
 
 # a small colour image keeps every test fast: 96x112 crops of it leave a 32-pixel margin
 IMAGE = data.astronaut()[100:260, 150:326]  # (160, 176, 3) uint8

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svrnn_lite.data import gopro_pairs, read_image
 from svrnn_lite.frames import N_FRAMES, average_window, frame_windows
+from svrnn_lite.images import load_image
+from svrnn_lite.layout import gopro_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -50,8 +51,8 @@ def test_too_few_frames_is_a_clear_error():
 def test_a_pair_is_the_rounded_mean_of_the_frames_and_the_centre_frame(tmp_path):
     paths = fake_frames(tmp_path / "frames", 12)
     blurred, sharp = average_window(paths, 2, 9)
-    frames = np.stack([read_image(p) for p in paths[2:11]])
-    assert np.array_equal(sharp, read_image(paths[2 + 4]))
+    frames = np.stack([load_image(p) for p in paths[2:11]])
+    assert np.array_equal(sharp, load_image(paths[2 + 4]))
     assert np.abs(blurred - frames.mean(axis=0)).max() <= 0.5 / 255 + 1e-6
     assert np.array_equal(np.round(blurred * 255) / 255, blurred)  # 8-bit levels
 

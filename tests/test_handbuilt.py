@@ -1,16 +1,14 @@
-"""Tests of svrnn_lite.handbuilt: the 2-tap blur and its recursion, the pan blur and its spectrum,
-the regularised inverse, and the hand-built SpatialRNN block that undoes a known pan."""
+"""Tests of svrnn_lite.linear_blur and svrnn_lite.handbuilt: the 2-tap blur and its recursion, the
+pan blur and its spectrum, the regularised inverse, and the hand-built SpatialRNN block that
+undoes a known pan."""
 
 import numpy as np
 import pytest
 import torch
 
-from svrnn_lite.handbuilt import (
-    FIT_SOURCES,
-    GATE_BANK,
-    HandBuiltDeblur,
+from svrnn_lite.handbuilt import FIT_SOURCES, GATE_BANK, HandBuiltDeblur, fit_handbuilt
+from svrnn_lite.linear_blur import (
     box_response,
-    fit_handbuilt,
     pan_blur,
     regularised_inverse,
     two_tap_blur,

@@ -9,7 +9,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from svrnn_lite.images import ImageError, load_image, save_image
+from svrnn_lite.images import ImageError, image_size, load_image, save_image
 
 RNG = np.random.default_rng(0)
 
@@ -99,6 +99,33 @@ def test_16_bit_tiff(tmp_path):
     pixels = RNG.integers(0, 65536, (7, 13, 3), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "i.tiff", pixels, photometric="rgb")
     np.testing.assert_allclose(load_image(tmp_path / "i.tiff"), pixels / 65535, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("pixels", "dtype"),
+    [
+        (np.full((3, 5), 51, np.uint8), np.uint8),  # grey, repeated into RGB
+        (np.full((3, 5, 4), 51, np.uint8), np.uint8),  # RGBA: alpha dropped
+        (np.full((3, 5), 13107, np.uint16), np.float32),  # 16-bit: no 8-bit values to keep
+    ],
+)
+def test_keep_uint8_gives_8_bit_files_as_stored_and_the_rest_as_floats(tmp_path, pixels, dtype):
+    Image.fromarray(pixels).save(tmp_path / "image.png")
+    image = load_image(tmp_path / "image.png", keep_uint8=True)
+    assert image.shape == (3, 5, 3) and image.dtype == dtype
+    floats = image / 255 if dtype == np.uint8 else image
+    np.testing.assert_allclose(floats, load_image(tmp_path / "image.png"), atol=1e-7)
+
+
+def test_image_size_reads_the_header_upright_or_as_stored(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(rgb8(10, 30)).save(tmp_path / "r.jpg", exif=exif)
+    assert image_size(tmp_path / "r.jpg") == load_image(tmp_path / "r.jpg").shape[:2] == (30, 10)
+    assert image_size(tmp_path / "r.jpg", upright=False) == (10, 30)
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ImageError, match=r"cannot read .*notes\.png: not an image"):
+        image_size(tmp_path / "notes.png")
 
 
 def test_one_pixel_image(tmp_path):

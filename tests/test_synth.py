@@ -1,4 +1,5 @@
-"""svrnn_lite.synth, svrnn_lite.sources and svrnn_lite.data: the synthetic GoPro-layout dataset."""
+"""svrnn_lite.synth, svrnn_lite.sources, svrnn_lite.layout and svrnn_lite.data: the synthetic
+GoPro-layout dataset."""
 
 import subprocess
 import sys
@@ -9,8 +10,10 @@ import pytest
 from PIL import Image
 
 from svrnn_lite.blur import average_frames
-from svrnn_lite.data import PairDataset, gopro_pairs, read_image
-from svrnn_lite.images import ImageError
+from svrnn_lite.cli import main as cli_main
+from svrnn_lite.data import PairDataset
+from svrnn_lite.images import ImageError, load_image, save_image
+from svrnn_lite.layout import gopro_pairs
 from svrnn_lite.sources import (
     TEST_SOURCES,
     TRAIN_SOURCES,
@@ -18,16 +21,16 @@ from svrnn_lite.sources import (
     photo_sources,
     source_names,
 )
-from svrnn_lite.synth import (
-    PHOTO_MARGIN,
-    main,
-    sequence_of,
-    synth_pair,
-    write_dataset,
-    write_png,
-)
+from svrnn_lite.synth import PHOTO_MARGIN, sequence_of, synth_pair, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def synth(argv):
+    """``svrnn-lite synth ARGV``: its exit code."""
+    return cli_main(["synth", *argv])
+
+
 TINY = dict(n_train=3, n_test=2, train_size=(24, 24), test_size=(24, 40), progress=False)
 
 
@@ -76,7 +79,7 @@ def test_layout_is_gopro_and_reads_back(dataset):
                 assert blur_path.parent.name == variant and sharp_path.parent.name == "sharp"
                 assert blur_path.name == sharp_path.name
                 assert blur_path.parent.parent == sharp_path.parent.parent
-                assert read_image(blur_path).shape == read_image(sharp_path).shape == (*size, 3)
+                assert load_image(blur_path).shape == load_image(sharp_path).shape == (*size, 3)
     sequences = {p.parent.parent.name for p, _ in gopro_pairs(root, "train")}
     assert sequences == {TRAIN_SOURCES[0], "dead_leaves", TRAIN_SOURCES[1]}
 
@@ -87,10 +90,10 @@ def test_written_images_are_the_synthesised_pairs(dataset):
         name, pair, blurred_gamma = synth_pair(split, index, seed=3, size=size)
         folder = root / split / name
         frame = f"{sequence_of(split, index)[1]:06d}.png"
-        np.testing.assert_allclose(read_image(folder / "sharp" / frame), pair.sharp, atol=1e-6)
-        np.testing.assert_allclose(read_image(folder / "blur" / frame), pair.blurred, atol=1e-6)
+        np.testing.assert_allclose(load_image(folder / "sharp" / frame), pair.sharp, atol=1e-6)
+        np.testing.assert_allclose(load_image(folder / "blur" / frame), pair.blurred, atol=1e-6)
         np.testing.assert_allclose(
-            read_image(folder / "blur_gamma" / frame), blurred_gamma, atol=1e-6
+            load_image(folder / "blur_gamma" / frame), blurred_gamma, atol=1e-6
         )
         # "blur" averages encoded values, "blur_gamma" averages light (REFERENCE.md section 3)
         np.testing.assert_allclose(
@@ -147,16 +150,16 @@ def test_no_half_written_file_is_left_when_saving_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
     with pytest.raises(KeyboardInterrupt):
-        write_png(path, np.zeros((4, 4, 3)))
+        save_image(path, np.zeros((4, 4, 3)))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_command_line_writes_and_reports(tmp_path, capsys):
     args = [str(tmp_path / "d"), "--n-train", "2", "--n-test", "1", "--quiet"]
-    assert main([*args, "--train-size", "16", "16", "--test-size", "16", "24"]) == 0
+    assert synth([*args, "--train-size", "16", "16", "--test-size", "16", "24"]) == 0
     assert "wrote 2 train and 1 test pairs" in capsys.readouterr().out
     assert len(gopro_pairs(tmp_path / "d", "train")) == 2
-    assert main([*args, "--seed", "5"]) == 1  # same folder, other settings
+    assert synth([*args, "--seed", "5"]) == 1  # same folder, other settings
     assert "error:" in capsys.readouterr().err
 
 
@@ -175,12 +178,12 @@ def test_bad_settings_are_refused_by_option_name_and_write_nothing(tmp_path, cap
     with pytest.raises(ValueError, match="--n-train must be an integer >= 0, got -1"):
         write_dataset(root, n_train=-1, progress=False)
     args = [str(root), "--n-train", "1", "--n-test", "1", "--test-size", "8", "8", "--quiet"]
-    assert main([*args, "--train-size", "0", "0"]) == 1
+    assert synth([*args, "--train-size", "0", "0"]) == 1
     assert "error: --train-size must be two positive integers (H, W), got (0, 0)" in (
         capsys.readouterr().err
     )
     assert not root.exists()
-    assert main([*args, "--train-size", "8", "8"]) == 0  # not refused as "other settings"
+    assert synth([*args, "--train-size", "8", "8"]) == 0  # not refused as "other settings"
 
 
 # --- the reader -------------------------------------------------------------------------------
@@ -217,31 +220,6 @@ def test_gopro_pairs_are_sorted_and_ignore_other_files(tmp_path):
     (tmp_path / "train" / ".ipynb_checkpoints").mkdir()  # a hidden folder is not a sequence
     pairs = gopro_pairs(tmp_path)
     assert [b.name for b, _ in pairs] == ["a.png", "b.png"]
-
-
-@pytest.mark.parametrize(
-    ("pixels", "expected"),
-    [
-        (np.full((3, 5), 51, np.uint8), 51 / 255),  # grey
-        (np.full((3, 5, 4), 102, np.uint8), 102 / 255),  # RGBA: alpha dropped
-        (np.full((3, 5), 13107, np.uint16), 13107 / 65535),  # 16-bit grey
-    ],
-)
-def test_read_image_gives_rgb_floats(tmp_path, pixels, expected):
-    path = tmp_path / "image.png"
-    Image.fromarray(pixels).save(path)
-    image = read_image(path)
-    assert image.shape == (3, 5, 3) and image.dtype == np.float32
-    np.testing.assert_allclose(image, expected, atol=1e-6)
-
-
-def test_read_image_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such image file"):
-        read_image(tmp_path / "missing.png")
-    broken = tmp_path / "broken.png"
-    broken.write_bytes(b"not a png")
-    with pytest.raises(ValueError, match="cannot read .*broken.png: not an image"):
-        read_image(broken)
 
 
 # --- the realism check script -----------------------------------------------------------------
@@ -302,7 +280,6 @@ def test_dead_leaves_are_reproducible_covered_and_edged():
 
 
 def test_a_temporary_file_left_by_a_crash_is_not_taken_for_a_frame(tmp_path):
-    from svrnn_lite.data import gopro_pairs
     from svrnn_lite.synth import write_dataset
 
     write_dataset(tmp_path, n_train=2, n_test=1, train_size=(16, 16), test_size=(16, 24),
@@ -353,7 +330,7 @@ def test_photo_sources_errors_name_the_folder(tmp_path):
 def test_synth_from_photos_writes_gopro_layout_with_gopro_scale_motion(photos, tmp_path, capsys):
     root = tmp_path / "d"
     args = [str(root), "--photos", str(photos), "--n-train", "4", "--n-test", "2", "--quiet"]
-    assert main([*args, "--train-size", "24", "24", "--test-size", "24", "32"]) == 0
+    assert synth([*args, "--train-size", "24", "24", "--test-size", "24", "32"]) == 0
     assert "wrote 4 train and 2 test pairs" in capsys.readouterr().out
     train, test = gopro_pairs(root, "train"), gopro_pairs(root, "test")
     assert len(train) == 4 and len(test) == 2
@@ -369,7 +346,7 @@ def test_synth_from_photos_writes_gopro_layout_with_gopro_scale_motion(photos, t
 
 def test_synth_refuses_a_missing_photo_folder_before_writing(tmp_path, capsys):
     root = tmp_path / "d"
-    assert main([str(root), "--photos", str(tmp_path / "nowhere"), "--quiet"]) == 1
+    assert synth([str(root), "--photos", str(tmp_path / "nowhere"), "--quiet"]) == 1
     assert "no such folder of photographs" in capsys.readouterr().err
     assert not (root / "synth.json").exists()
 
@@ -381,7 +358,10 @@ def test_pair_dataset_keeps_8_bit_images_as_uint8_and_names_a_damaged_file(tmp_p
     dataset = PairDataset(pairs)
     blurred, sharp = dataset.stored(0)
     assert blurred.dtype == sharp.dtype == np.uint8
-    assert np.array_equal(dataset[0][1], read_image(pairs[0][1]))  # the floats load_image gives
+    assert np.array_equal(dataset[0][1], load_image(pairs[0][1]))  # the floats load_image gives
     pairs[1][0].write_bytes(pairs[1][0].read_bytes()[:100])  # truncated
     with pytest.raises(ImageError, match=f"cannot read {pairs[1][0]}"):
+        dataset.stored(1)
+    save_image(pairs[1][0], np.zeros((8, 8, 3)))  # a blurry image smaller than its sharp one
+    with pytest.raises(ValueError, match=r"blur/000000.png is 8x8 pixels but .*sharp/000000.png"):
         dataset.stored(1)

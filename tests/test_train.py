@@ -1,6 +1,5 @@
 """The trainer: it learns, it resumes bit for bit, and it never loses a checkpoint."""
 
-import argparse
 import os
 import signal
 
@@ -11,7 +10,9 @@ import torch.nn.functional as F
 
 from svrnn_lite import train as train_module
 from svrnn_lite.checkpoint import load_checkpoint, safe_load
-from svrnn_lite.data import PairDataset, gopro_pairs, random_crop_batch
+from svrnn_lite.cli import build_parser
+from svrnn_lite.data import PairDataset, random_crop_batch
+from svrnn_lite.layout import gopro_pairs
 from svrnn_lite.models import build_model
 from svrnn_lite.synth import write_dataset
 from svrnn_lite.train import TrainConfig, TrainingDiverged, train
@@ -94,7 +95,7 @@ def test_the_moving_average_is_what_validation_scores_and_load_checkpoint_return
     model.load_state_dict(average)
     val = train_module.training_pairs(config(tiny_dataset, tmp_path / "x"))[1]
     last = result["history"][-1]["val_psnr"]
-    assert train_module.validate(model, val, torch.device("cpu")) == pytest.approx(last)
+    assert train_module.validate(model, val) == pytest.approx(last)
 
 
 def test_resume_with_a_moving_average_gives_bit_identical_weights(tiny_dataset, tmp_path):
@@ -249,10 +250,10 @@ def test_out_of_range_options_are_refused_by_name_before_any_work(
     tiny_dataset, tmp_path, option, value, message
 ):
     out = tmp_path / "run"
-    argv = ["--data", str(tiny_dataset), "--steps", "2", "--out", str(out), option, value]
-    args = train_module.add_arguments(argparse.ArgumentParser()).parse_args(argv)
+    argv = ["train", "--data", str(tiny_dataset), "--steps", "2", "--out", str(out), option, value]
+    args = build_parser().parse_args(argv)
     with pytest.raises(ValueError, match=f"^{message}$"):
-        train_module.run(args)
+        args.func(args)
     assert not out.exists()
 
 

@@ -24,8 +24,9 @@ import svrnn_lite
 from svrnn_lite import distributed
 from svrnn_lite import train as train_module
 from svrnn_lite.checkpoint import atomic_save, safe_load
-from svrnn_lite.data import MixedPairs, PairDataset, SyntheticPairs, gopro_pairs, random_crop_batch
+from svrnn_lite.data import MixedPairs, PairDataset, SyntheticPairs, random_crop_batch
 from svrnn_lite.distributed import batch_share
+from svrnn_lite.layout import gopro_pairs
 from svrnn_lite.metrics import psnr
 from svrnn_lite.recursive import use_numba
 from svrnn_lite.spatial_rnn import SpatialRNN
