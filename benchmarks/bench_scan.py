@@ -3,6 +3,10 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_scan.py [--repeats 10] [--malloc tuned|default] [--clock cpu]
+        [--quick] [--json FILE]
+
+    # the stored run of chapter 3 (about a minute; run it on an otherwise idle machine)
+    .venv/bin/python benchmarks/bench_scan.py --json book/chapters/data/scan.json
 
 Everything is measured side by side in one process, round-robin, and the best time of each is
 kept (the machine is shared and noisy). ``--clock cpu`` times with the process's CPU time (all its
@@ -29,6 +33,12 @@ glibc returns big freed blocks to the OS every time by default; ``--malloc tuned
 as in ``bench_model.py``) asks glibc through ``mallopt`` to keep freed memory, so repeated calls
 reuse their pages. ``--malloc default`` shows the cost of the faults.
 
+``--json FILE`` stores the tables with the machine (CPU model, cores, vector unit, threads,
+torch; as ``bench_peers.py`` records it), the date, the command, the load average before and
+after, and every case's best time. Chapter *The four-direction spatially variant RNN* shows its
+table from one such file, ``book/chapters/data/scan.json``; a file of fewer than the default 10
+timed calls per case (``--quick``: 3) is marked ``"provisional": true``.
+
 Targets (issue 4): at (16, 32, 64, 64) forward+backward >= 15x faster than the loop and
 <= 4x its bound; at (1, 32, 360, 640) forward <= 4x its bound.
 
@@ -41,13 +51,22 @@ script times them against the two single-direction scans they replace (``forward
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import os
+import sys
 import time
+from pathlib import Path
 
+import numba
 import torch
 
 from svrnn_lite import SpatialRNN, _scan_numba
 from svrnn_lite.recursive import use_numba
 from svrnn_lite.runtime import tune_malloc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_peers import cpu_name, machine
 
 
 def best_times(fns: dict, repeats: int, clock=time.perf_counter) -> dict:
@@ -124,23 +143,48 @@ def along_w(x, g, grad_out):
     }
 
 
-def main() -> None:
+TRAIN_SHAPE = (16, 32, 64, 64)  # training shape: forward + backward
+BIG_SHAPE = (1, 32, 360, 640)  # 720p-like feature map (the paper model's RNNs run at half of
+# 1280x720): forward only
+DEFAULT_REPEATS = 10
+QUICK_REPEATS = 3
+CASES = {  # the rows of the table: (pass, which shape, the loop it is compared with)
+    "fast fwd+bwd train": ("fwd+bwd", "train", "loop fwd+bwd train"),
+    "fast fwd train": ("fwd", "train", None),
+    "fast fwd 720p": ("fwd", "720p", "loop fwd 720p"),
+}
+
+
+def provisional(repeats: int) -> bool:
+    """Whether a run is only a smoke test (fewer timed calls than the default): the chapter
+    marks the table of a provisional stored run as such."""
+    return repeats < DEFAULT_REPEATS
+
+
+def main(argv=None) -> dict:
+    """Time everything, print the tables; with ``--json FILE`` store them. Returns the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=10, help="timed calls of each case")
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="timed calls each")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_REPEATS} timed calls each")
     parser.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, metavar="FILE", help="store the results here")
+    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+    command = " ".join(["benchmarks/bench_scan.py", *(argv if argv is not None else sys.argv[1:])])
+    if args.quick:
+        args.repeats = QUICK_REPEATS
+    if args.repeats < 1:
+        parser.error("--repeats must be positive")
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     tuned = tune_malloc() if args.malloc == "tuned" else False
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = os.getloadavg()[0]
     fast, slow = SpatialRNN(), SpatialRNN(reference=True)
 
-    # training shape: forward + backward
-    train = (16, 32, 64, 64)
+    train, big = TRAIN_SHAPE, BIG_SHAPE
     x, g = inputs(*train, requires_grad=True)
     grad_out = torch.randn(g.shape, generator=torch.Generator().manual_seed(1))
     src, dst = torch.randn(g.shape), torch.empty(g.shape)
-    # 720p-like feature map (the paper model's RNNs run at half of 1280x720): forward only
-    big = (1, 32, 360, 640)
     xb, gb = inputs(*big, requires_grad=False)
     src_b, dst_b = torch.randn(gb.shape), torch.empty(gb.shape)
 
@@ -161,24 +205,53 @@ def main() -> None:
 
     item = 4  # float32
     bw = {k: 2 * s.numel() * item / t[f"copy {k}"] for k, s in (("train", src), ("720p", src_b))}
-    n_train, n_big = x.numel(), xb.numel()
+    n = {"train": x.numel(), "720p": xb.numel()}
+    shapes = {"train": train, "720p": big}
     # per direction: forward reads x, g and writes h (3 arrays); backward reads t, x, g, h and
     # writes dx, dg (6 arrays); four directions
-    bound = {
-        "fast fwd+bwd train": 4 * 9 * n_train * item / bw["train"],
-        "fast fwd train": 4 * 3 * n_train * item / bw["train"],
-        "fast fwd 720p": 4 * 3 * n_big * item / bw["720p"],
-    }
-    slow_of = {
-        "fast fwd+bwd train": "loop fwd+bwd train",
-        "fast fwd train": None,
-        "fast fwd 720p": "loop fwd 720p",
-    }
+    arrays = {"fwd+bwd": 9, "fwd": 3}
+    rows = []
+    for name, (pass_, size, loop_name) in CASES.items():
+        bound = 4 * arrays[pass_] * n[size] * item / bw[size]
+        loop = t[loop_name] if loop_name else None
+        vectorised = t[name.replace("fast", "torch")]
+        rows.append(
+            {
+                "case": pass_,
+                "shape": list(shapes[size]),
+                "loop_s": loop,
+                "numba_s": t[name],
+                "torch_s": vectorised,
+                "bound_s": bound,
+                "speedup": loop / t[name] if loop else None,
+                "torch_over_numba": vectorised / t[name],
+                "over_bound": t[name] / bound,
+            }
+        )
+    fused = [
+        {
+            "pass": pass_,
+            "fused_s": t[f"fused {pass_} W"],
+            "single_s": t[f"single {pass_} W"],
+            "speedup": t[f"single {pass_} W"] / t[f"fused {pass_} W"],
+        }
+        for pass_ in ("fwd", "bwd")
+    ]
+    r_speed, r_train, r_big = rows[0]["speedup"], rows[0]["over_bound"], rows[2]["over_bound"]
+    targets = [
+        {"what": f"fwd+bwd speed-up vs loop at {train}", "value": r_speed, "target": ">= 15x",
+         "met": r_speed >= 15},
+        {"what": f"fwd+bwd time / bound at {train}", "value": r_train, "target": "<= 4x",
+         "met": r_train <= 4},
+        {"what": f"fwd time / bound at {big}", "value": r_big, "target": "<= 4x",
+         "met": r_big <= 4},
+    ]  # fmt: skip
 
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, "
+        f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads "
+        f"(numba {numba.get_num_threads()}), float32, "
         f"malloc {'tuned' if tuned else 'default'}, best of {args.repeats} calls each, "
-        f"{args.clock} clock"
+        f"{args.clock} clock, load average at start {load_start:.1f}"
     )
     print(
         f"copy bandwidth: {bw['train'] / 1e9:.1f} GB/s on {tuple(g.shape)}, "
@@ -190,39 +263,51 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    labels = {
-        "fast fwd+bwd train": f"fwd+bwd {train}",
-        "fast fwd train": f"fwd {train}",
-        "fast fwd 720p": f"fwd {big}",
-    }
-    for name, label in labels.items():
-        slow = slow_of[name]
-        loop = f"{t[slow] * 1e3:.1f}" if slow else "-"
-        speedup = f"{t[slow] / t[name]:.1f}x" if slow else "-"
-        vectorised = t[name.replace("fast", "torch")]
+    for r in rows:
+        label = f"{r['case']} {tuple(r['shape'])}"
+        loop = f"{r['loop_s'] * 1e3:.1f}" if r["loop_s"] else "-"
+        speedup = f"{r['speedup']:.1f}x" if r["speedup"] else "-"
         print(
-            f"{label:<26}{loop:>9}{t[name] * 1e3:>10.1f}{vectorised * 1e3:>10.1f}"
-            f"{bound[name] * 1e3:>10.1f}{speedup:>10}{vectorised / t[name]:>12.2f}x"
-            f"{t[name] / bound[name]:>7.2f}x"
+            f"{label:<26}{loop:>9}{r['numba_s'] * 1e3:>10.1f}{r['torch_s'] * 1e3:>10.1f}"
+            f"{r['bound_s'] * 1e3:>10.1f}{speedup:>10}{r['torch_over_numba']:>12.2f}x"
+            f"{r['over_bound']:>7.2f}x"
         )
     print()
     print(f"fused pair kernels against two single scans, along W at {train}:")
-    for pass_ in ("fwd", "bwd"):
-        fused, single = t[f"fused {pass_} W"], t[f"single {pass_} W"]
+    for f in fused:
         print(
-            f"  {pass_}: fused {fused * 1e3:.1f} ms, two single scans {single * 1e3:.1f} ms, "
-            f"fused {single / fused:.2f}x faster"
+            f"  {f['pass']}: fused {f['fused_s'] * 1e3:.1f} ms, two single scans "
+            f"{f['single_s'] * 1e3:.1f} ms, fused {f['speedup']:.2f}x faster"
         )
     print()
-    r_speed = t["loop fwd+bwd train"] / t["fast fwd+bwd train"]
-    r_train = t["fast fwd+bwd train"] / bound["fast fwd+bwd train"]
-    r_big = t["fast fwd 720p"] / bound["fast fwd 720p"]
-    for text, value, target, ok in (
-        ("fwd+bwd speed-up vs loop at (16, 32, 64, 64)", r_speed, ">= 15x", r_speed >= 15),
-        ("fwd+bwd time / bound at (16, 32, 64, 64)", r_train, "<= 4x", r_train <= 4),
-        ("fwd time / bound at (1, 32, 360, 640)", r_big, "<= 4x", r_big <= 4),
-    ):
-        print(f"{text:<48}{value:>7.2f}x   target {target:<7} {'met' if ok else 'MISSED'}")
+    for target in targets:
+        print(
+            f"{target['what']:<48}{target['value']:>7.2f}x   target {target['target']:<7} "
+            f"{'met' if target['met'] else 'MISSED'}"
+        )
+    load_end = os.getloadavg()[0]
+    report = {
+        "provisional": provisional(args.repeats),
+        "command": command,
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),  # its "threads" are torch's; the numba scans have their own
+        "numba_threads": numba.get_num_threads(),
+        "dtype": "float32",
+        "repeats": args.repeats,
+        "clock": args.clock,
+        "malloc_tuned": tuned,
+        "load_average": {"start": load_start, "end": load_end},
+        "copy_gb_s": {k: v / 1e9 for k, v in bw.items()},
+        "rows": rows,
+        "fused": fused,
+        "targets": targets,
+        "times_s": t,
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        print(f"load average at end {load_end:.1f}; results written to {args.json}")
+    return report
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Every page of the site built by ``make test`` (from the stored notebook outputs) is opened in
 headless Chromium with all off-machine requests blocked: nothing may fail to load, the console
-stays clean, images are not broken, math is typeset by the vendored MathJax, and embedded
-widgets are drawn by the vendored widget manager. Screenshots go to book/_build/screenshots.
+stays clean, images are not broken, math is typeset by the vendored MathJax, embedded widgets
+are drawn by the vendored widget manager, and wide figures are not squeezed into the text column.
+Screenshots go to book/_build/screenshots.
 """
 
 from __future__ import annotations
@@ -352,3 +353,48 @@ def test_tables_printed_by_cells_render_as_tables(page_path):
     assert parser.tables >= printed, (
         f"{page_path}: {printed} Markdown outputs but {parser.tables} tables"
     )
+
+
+# --- wide figures at (close to) their own size (issue 14) -------------------------------------
+
+FIGURES_JS = """() => Array.from(document.querySelectorAll('.cell_output img')).map(i => {
+  const r = i.getBoundingClientRect();
+  return {src: i.src.split('/').pop().slice(0, 40), natural: i.naturalWidth, shown: r.width,
+          left: r.left, right: r.right};
+})"""
+
+
+@pytest.mark.parametrize("width", [1100, 1280, 1920])
+@pytest.mark.parametrize("page_path", chapter_pages() or ["chapters"])
+def test_wide_figures_are_not_squeezed_into_the_text_column(site, page_path, width):
+    """A row of panels drawn 950 px wide was shown 688 px wide in a 1280-px window (the theme's
+    text column), its titles shrunk to 6 px. Every figure of a chapter, widget figures included,
+    is shown at 90 % of its own width or more, unless the window has no room for that: then it
+    fills 90 % or more of the room from its left edge to the window's edge. No figure runs out
+    of the window, and the page does not scroll sideways."""
+    base_url, b = site
+    page = b.new_page(viewport={"width": width, "height": 900})
+    log = PageLog(page, base_url)
+    page.goto(f"{base_url}/{page_path}", wait_until="load")
+    if page.locator("script[type*='widget-view']").count():
+        page.wait_for_selector(".widget-slider", timeout=20_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.cell_output img'))"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=20_000,
+    )
+    figures = [f for f in page.evaluate(FIGURES_JS) if f["shown"] > 0]  # 0: in a closed toggle
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    page.close()
+    assert figures, f"{page_path} shows no figures"
+    squeezed = [
+        f"{f['src']}: {f['natural']} px shown {f['shown']:.0f} px"
+        for f in figures
+        if f["shown"] < 0.9 * min(f["natural"], width - f["left"])
+    ]
+    assert squeezed == [], f"{page_path} at {width} px squeezes figures: {squeezed}"
+    outside = [f["src"] for f in figures if f["right"] > width]
+    assert outside == [], f"{page_path} at {width} px: figures run out of the window: {outside}"
+    assert scroll_width <= width, f"{page_path} at {width} px scrolls sideways ({scroll_width})"
+    assert log.problems() == {}, f"{page_path} did not load cleanly offline"
