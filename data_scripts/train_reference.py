@@ -15,6 +15,8 @@ cores (chapter *Training*)::
 2. Trains :data:`RECIPE` on both, in equal shares, into ``WORK/runs/<phase>``, resuming the
    phase's checkpoint when there is one. With no checkpoint under ``--work`` (a new machine),
    a new phase starts from the committed weights (a warm restart with the same recipe).
+   ``--cycle STEPS`` makes a new phase one cosine cycle that anneals the rate to zero, and
+   ``--crop``/``--batch-size`` change a new phase's crops (a resumed phase keeps its own).
 3. ``--export`` scores the phase's checkpoint (its moving average of the weights) on the real
    pairs of ``benchmarks/real_blur_check.py``, the synthetic photo test split and the bundled
    synthetic test split, writes the weights and that record to ``svrnn_lite/weights/lite.pt``
@@ -118,7 +120,16 @@ def main(argv=None) -> int:
         action="store_true",
         help="start a new phase from the committed weights even if the current one can resume",
     )
+    parser.add_argument(
+        "--crop", type=int, help=f"a new phase's crop size (default the recipe's {RECIPE.crop})"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"a new phase's crops per batch (default the recipe's {RECIPE.batch_size})",
+    )
     args = parser.parse_args(argv)
+    changes = {k: v for k, v in (("crop", args.crop), ("batch_size", args.batch_size)) if v}
     args.work = args.work.resolve()  # the same paths in every slice's settings
     data = make_data(args.work)
     run = current_phase(args.work)
@@ -127,21 +138,27 @@ def main(argv=None) -> int:
             parser.error(f"nothing to export: no phase under {args.work / 'runs'}")
         return export(run, data)
 
-    cfg, resume = next_slice(args.work, run, data, cycle=args.cycle, new_phase=args.new_phase)
+    cfg, resume = next_slice(args.work, run, data, args.cycle, args.new_phase, **changes)
     limit = None if args.time_limit is None else 60 * args.time_limit
     result = train(cfg, resume=resume, time_limit=limit)
     return 0 if result["finished"] else 3
 
 
 def next_slice(
-    work: Path, run: Path | None, data: list[Path], cycle: int | None = None, new_phase=False
+    work: Path,
+    run: Path | None,
+    data: list[Path],
+    cycle: int | None = None,
+    new_phase=False,
+    **changes,
 ) -> tuple[TrainConfig, bool]:
     """The settings of the next slice, and whether it resumes the phase ``run``.
 
     A phase resumes with the settings it started with until it has trained all its steps. A new
     phase (none yet, the last one finished, or ``new_phase``) warm-starts from the committed
     weights; with ``cycle`` its learning rate decays to zero over that many steps, so that it
-    ends annealed (a warm restart per phase, as in SGDR).
+    ends annealed (a warm restart per phase, as in SGDR). ``changes`` (``crop``, ``batch_size``)
+    replace the recipe's settings in a new phase only; a resumed phase keeps its own.
     """
     if run is not None and (run / "last.pt").exists() and not new_phase:
         saved = json.loads((run / "config.json").read_text())["train"]
@@ -149,6 +166,7 @@ def next_slice(
             return replace(RECIPE, **saved), True
     run = work / "runs" / f"phase-{_next_phase(run):02d}"
     cfg = phase_config(run, data, WEIGHTS if _from_campaign(WEIGHTS) else None)
+    cfg = replace(cfg, **changes)
     return (cfg if cycle is None else replace(cfg, steps=cycle)), False
 
 

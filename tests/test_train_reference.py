@@ -54,3 +54,14 @@ def test_a_phase_resumes_with_its_own_settings_until_its_steps_are_done(tmp_path
         assert Path(cfg.out).name == f"phase-{int(current.name[-2:]) + 1:02d}"
     cfg, _ = train_reference.next_slice(tmp_path, None, data)
     assert cfg.steps == train_reference.RECIPE.steps and Path(cfg.out).name == "phase-01"
+
+
+def test_crop_and_batch_change_a_new_phase_but_not_a_resumed_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_reference, "CURVE", tmp_path / "campaign.csv")
+    data = [tmp_path / "data"]
+    run = _phase(tmp_path, "phase-04", steps=300, done=120)
+    cfg, resume = train_reference.next_slice(tmp_path, run, data, crop=192, batch_size=4)
+    assert resume and (cfg.crop, cfg.batch_size) == (128, 8)  # the phase's own settings
+    cfg, resume = train_reference.next_slice(tmp_path, run, data, 500, True, crop=192, batch_size=4)
+    assert not resume and (cfg.crop, cfg.batch_size, cfg.steps) == (192, 4, 500)
+    assert cfg.lr == train_reference.RECIPE.lr and Path(cfg.out).name == "phase-05"
