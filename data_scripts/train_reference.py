@@ -5,6 +5,7 @@ cores (chapter *Training*)::
 
     .venv/bin/python data_scripts/train_reference.py --time-limit 60   # one slice; it resumes
     .venv/bin/python data_scripts/train_reference.py --export          # score, write the weights
+    .venv/bin/python data_scripts/train_reference.py --export --phase phase-05   # another phase
 
 1. Makes the training data under ``--work`` unless it is there (outside the repository: the
    data are not ours to redistribute): real pairs averaged from the 240-fps GoPro frames of
@@ -128,12 +129,19 @@ def main(argv=None) -> int:
         type=int,
         help=f"a new phase's crops per batch (default the recipe's {RECIPE.batch_size})",
     )
+    parser.add_argument(
+        "--phase", help="with --export: the phase to export (default the latest), e.g. phase-05"
+    )
     args = parser.parse_args(argv)
     changes = {k: v for k, v in (("crop", args.crop), ("batch_size", args.batch_size)) if v}
     args.work = args.work.resolve()  # the same paths in every slice's settings
     data = make_data(args.work)
     run = current_phase(args.work)
     if args.export:
+        if args.phase is not None:
+            run = args.work / "runs" / args.phase
+            if not (run / "last.pt").exists():
+                parser.error(f"no checkpoint {run / 'last.pt'}: name a phase under {run.parent}")
         if run is None:
             parser.error(f"nothing to export: no phase under {args.work / 'runs'}")
         return export(run, data)
