@@ -1,0 +1,64 @@
+"""data_scripts/recipe_probe.py: arms of equal training time from the committed weights."""
+
+import doctest
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "data_scripts"))
+import recipe_probe  # noqa: E402
+import train_reference  # noqa: E402
+
+
+def test_an_arm_is_the_recipe_with_its_changes_from_the_committed_weights(tmp_path):
+    data = [tmp_path / "real", tmp_path / "photos"]
+    cfg = recipe_probe.arm_config(tmp_path, 5, "crop192", 480, data)
+    recipe = train_reference.RECIPE
+    assert (cfg.crop, cfg.batch_size, cfg.steps) == (192, 4, 480)
+    assert (cfg.lr, cfg.loss, cfg.schedule, cfg.ema) == (
+        recipe.lr, recipe.loss, recipe.schedule, recipe.ema,
+    )  # fmt: skip
+    assert cfg.init == str(train_reference.WEIGHTS) and cfg.data == [str(d) for d in data]
+    assert Path(cfg.out) == tmp_path / "runs" / "phase-05-crop192"
+    control = recipe_probe.arm_config(tmp_path, 5, "control", 600, data)
+    assert (control.crop, control.batch_size) == (recipe.crop, recipe.batch_size)
+
+
+def test_a_plan_is_made_once_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_reference, "CURVE", tmp_path / "campaign.csv")
+    (tmp_path / "runs" / "phase-04").mkdir(parents=True)  # the campaign's latest phase
+    timed = []
+
+    def fake_timing(configs):
+        timed.append(sorted(configs))
+        return {"control": 1.0, "crop192": 1.25}
+
+    monkeypatch.setattr(recipe_probe, "seconds_per_step", fake_timing)
+    plan = recipe_probe.load_or_make_plan(tmp_path, ["control", "crop192"], 10, [tmp_path])
+    assert plan["phase"] == 5 and plan["steps"] == {"control": 600, "crop192": 480}
+    stored = json.loads((tmp_path / "runs" / "probes-phase-05.json").read_text())
+    assert stored == plan
+    # a resumed probe reads its plan back instead of timing again
+    again = recipe_probe.load_or_make_plan(tmp_path, ["control", "crop192"], 10, [tmp_path])
+    assert again == plan and len(timed) == 1
+    # another set of arms is another probe: the next phase number, timed afresh
+    for arm in ("control", "crop192"):
+        (tmp_path / "runs" / f"phase-05-{arm}").mkdir()
+    monkeypatch.setattr(recipe_probe, "seconds_per_step", lambda c: dict.fromkeys(c, 0.5))
+    other = recipe_probe.load_or_make_plan(tmp_path, ["control", "l2"], 10, [tmp_path])
+    assert other["phase"] == 6 and other["steps"] == {"control": 1200, "l2": 1200}
+
+
+def test_unknown_arms_and_empty_budgets_are_refused(capsys):
+    for argv in (["bigger"], ["control", "--minutes", "0"], ["control", "control"]):
+        with pytest.raises(SystemExit):
+            recipe_probe.main(argv)
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_docstring_examples_of_the_script_hold():
+    failures, tried = doctest.testmod(recipe_probe)
+    assert tried >= 1 and failures == 0
