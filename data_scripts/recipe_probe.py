@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import statistics
 import sys
 import time
 from dataclasses import asdict, replace
@@ -68,6 +67,7 @@ def seconds_per_step(configs: dict, rounds: int = 4) -> dict[str, float]:
     """Median time of one training step of each arm's settings, the arms interleaved."""
     import numpy as np
     import torch
+    from run_ablation import side_by_side
 
     from svrnn_lite.checkpoint import load_checkpoint
     from svrnn_lite.train import training_loss
@@ -89,13 +89,7 @@ def seconds_per_step(configs: dict, rounds: int = 4) -> dict[str, float]:
         optimizers[arm].step()
         return time.perf_counter() - begin
 
-    for arm in configs:  # warm-up: allocations, numba compilation
-        step(arm)
-    times = {arm: [] for arm in configs}
-    for _ in range(rounds):
-        for arm in configs:
-            times[arm].append(step(arm))
-    return {arm: statistics.median(t) for arm, t in times.items()}
+    return side_by_side(step, list(configs), rounds)
 
 
 def load_or_make_plan(work: Path, arms: list[str], minutes: float, data: list[Path]) -> dict:

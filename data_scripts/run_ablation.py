@@ -190,22 +190,35 @@ def seconds_per_training_step(models: dict, cfg: TrainConfig, rounds: int = 3) -
         optimizers[arch].step()
         return time.perf_counter() - start
 
-    for arch in copies:  # warm-up: allocations, numba compilation
-        step(arch)
-    times = {arch: [] for arch in copies}
-    for _ in range(rounds):
-        for arch in copies:
-            times[arch].append(step(arch))
-    return {arch: statistics.median(t) for arch, t in times.items()}
+    return side_by_side(step, list(copies), rounds)
 
 
 def cpu_seconds_side_by_side(models: dict, height: int, width: int, rounds: int = 3) -> dict:
     """CPU seconds per frame of each model: rounds of one timed run each, interleaved; median."""
-    times = {arch: [] for arch in models}
+
+    def run(arch: str) -> float:
+        return cpu_seconds_per_frame(models[arch], height, width, repeats=1)
+
+    return side_by_side(run, list(models), rounds, warm_up=False)
+
+
+def side_by_side(run, names: list[str], rounds: int, warm_up: bool = True) -> dict[str, float]:
+    """Median of ``run(name)`` (seconds) for each name, the names interleaved round by round.
+
+    Interleaving spreads a change in the machine's load over every name alike; the warm-up call
+    of each name (allocations, numba compilation) is not counted.
+
+    >>> side_by_side(lambda name: len(name), ["ab", "abc"], rounds=3)
+    {'ab': 2, 'abc': 3}
+    """
+    if warm_up:
+        for name in names:
+            run(name)
+    times = {name: [] for name in names}
     for _ in range(rounds):
-        for arch, model in models.items():
-            times[arch].append(cpu_seconds_per_frame(model, height, width, repeats=1))
-    return {arch: statistics.median(t) for arch, t in times.items()}
+        for name in names:
+            times[name].append(run(name))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def compare(a: dict, b: dict) -> dict:
