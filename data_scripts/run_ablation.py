@@ -73,8 +73,9 @@ RECIPE = TrainConfig(
     threads=2,
 )
 #: Training time of every arm and seed, in minutes on two cores: about the time the multi-task
-#: network takes for the recipe's 1200 steps (0.31 s a step at batch 8, crop 128), so three arms
-#: and two seeds train in about 36 minutes, plus two of scoring and timing.
+#: network took for the recipe's 1200 steps (0.31 s a step at batch 8, crop 128; 0.47 s on the
+#: slower day of the stored run), so three arms and two seeds train in about 36 minutes, plus a
+#: few of scoring and timing.
 BUDGET_MINUTES = 6.0
 #: Seeds of every arm: two at least, so that the spread between runs is measured, not guessed.
 SEEDS = (0, 1)
