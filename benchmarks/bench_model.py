@@ -20,7 +20,13 @@ issue 5: paper preset >= 90% of the best-conv rate with the RNN cascade <= 3% of
 The book quotes no time from this script: its one stored table of CPU times,
 ``book/chapters/data/peers.json``, is written by ``bench_peers.py``, which times these networks
 with the same protocol (and this script's helpers) next to the paper's peers. Use this one for a
-quick look, the per-layer times (``--layers``), the allocator (``--malloc``) or NHWC.
+quick look, the per-layer times (``--layers``), the allocator (``--malloc``) or the memory layout
+(``--layouts``).
+
+The networks run their layers on channels-last tensors on a CPU (``svrnn_lite.layers.fast_layout``;
+the reference conv is timed in that layout too). ``--layouts`` times every network a second time
+in each pair with that switched off (every layer on NCHW tensors, as before the switch) and
+prints the ratio of the two times, measured side by side.
 
 Large fresh tensors are page-faulted in at a few GB/s, and glibc's malloc hands big blocks back to
 the OS as soon as they are freed; ``--malloc tuned`` (the default) tells glibc through ``mallopt``
@@ -32,6 +38,7 @@ Examples::
     .venv/bin/python benchmarks/bench_model.py --quick         # lite only, 1 run, ~15 s
     .venv/bin/python benchmarks/bench_model.py --presets paper --archs multitask --layers
     .venv/bin/python benchmarks/bench_model.py --malloc default --presets half
+    .venv/bin/python benchmarks/bench_model.py --presets lite,paper --archs multitask --layouts
 """
 
 from __future__ import annotations
@@ -42,11 +49,13 @@ import os
 import statistics
 import time
 from collections import defaultdict
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from svrnn_lite import models
 from svrnn_lite.cost import flops_per_image, layer_table
 from svrnn_lite.model_config import ARCHS, PRESET_WIDTHS
 from svrnn_lite.models import build_model
@@ -97,12 +106,18 @@ def find_reference_conv(size, fmt) -> tuple[ReferenceConv, float]:
     return best, best_rate
 
 
-def time_model(preset: str, arch: str, size, runs: int, fmt, reference: ReferenceConv):
-    """Paired runs: (reference conv rate, model time) per run, and per-layer times per run."""
+def nchw_layers():
+    """Within this context the networks run every layer on NCHW tensors (no ``fast_layout``)."""
+    return mock.patch.object(models, "fast_layout", lambda x: x)
+
+
+def time_model(preset: str, arch: str, size, runs: int, reference: ReferenceConv, layouts=False):
+    """Paired runs: (reference conv rate, model time) per run, and per-layer times per run; with
+    ``layouts`` a third value per run, the model's time with its layers on NCHW tensors."""
     torch.manual_seed(0)
-    model = build_model(preset, arch).eval().to(memory_format=fmt)
+    model = build_model(preset, arch).eval()
     width, height = size
-    image = torch.rand(1, 3, height, width).contiguous(memory_format=fmt)
+    image = torch.rand(1, 3, height, width)
     layer_times: dict[str, list[float]] = defaultdict(list)
     started: dict[nn.Module, float] = {}
 
@@ -113,18 +128,33 @@ def time_model(preset: str, arch: str, size, runs: int, fmt, reference: Referenc
         layer_times[names[module]].append(time.perf_counter() - started[module])
 
     names = {m: n for n, m in model.named_modules() if isinstance(m, nn.Conv2d | SpatialRNN)}
-    handles = [m.register_forward_pre_hook(pre) for m in names]
-    handles += [m.register_forward_hook(post) for m in names]
 
     def run():
         with torch.inference_mode():
             model(image)
 
+    def run_nchw():
+        with nchw_layers():
+            run()
+
+    if layouts:
+        run_nchw()  # its warm-up, without the hooks
+    handles = [m.register_forward_pre_hook(pre) for m in names]
+    handles += [m.register_forward_hook(post) for m in names]
     run()  # warm-up (numba compilation, first page faults)
-    pairs = [(reference.rate(), timed(run)) for _ in range(runs)]
+    layer_times.clear()
+    pairs = []
+    for _ in range(runs):
+        pairs.append((reference.rate(), timed(run)))
+        if layouts:  # the hooks' times of this run are channels-last ones only
+            for handle in handles:
+                handle.remove()
+            pairs[-1] += (timed(run_nchw),)
+            handles = [m.register_forward_pre_hook(pre) for m in names]
+            handles += [m.register_forward_hook(post) for m in names]
     for handle in handles:
         handle.remove()
-    return model, pairs, {name: ts[1:] for name, ts in layer_times.items()}  # drop the warm-up
+    return model, pairs, dict(layer_times)
 
 
 def print_layers(model, layer_times, size, best_time: float) -> None:
@@ -153,7 +183,9 @@ def main(argv=None) -> None:
     parser.add_argument("--size", default="1280x720", help="W x H of the image")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
-    parser.add_argument("--channels-last", action="store_true", help="NHWC model and image")
+    parser.add_argument(
+        "--layouts", action="store_true", help="also time each network with its layers on NCHW"
+    )
     parser.add_argument("--layers", action="store_true", help="print per-layer times")
     parser.add_argument("--quick", action="store_true", help="lite multitask only, 1 run")
     args = parser.parse_args(argv)
@@ -162,49 +194,54 @@ def main(argv=None) -> None:
     size = tuple(int(s) for s in args.size.lower().split("x"))
     torch.set_num_threads(args.threads)
     tuned = tune_malloc() if args.malloc == "tuned" else False
-    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     t_start = time.perf_counter()
 
     print(
         f"torch {torch.__version__}, {args.threads} threads, image {size[0]}x{size[1]}, "
-        f"malloc {'tuned' if tuned else 'default'}, "
-        f"{'channels_last' if args.channels_last else 'NCHW'}, {args.runs} timed run(s) each, "
+        f"malloc {'tuned' if tuned else 'default'}, {args.runs} timed run(s) each, "
         f"load average at start {os.getloadavg()[0]:.1f}"
     )
-    reference, rate = find_reference_conv(size, fmt)
+    reference, rate = find_reference_conv(size, torch.channels_last)
     print(f"reference conv: {reference.label}, {rate:.0f} GFLOP/s in the sweep")
     results, best_reference = [], rate
     for preset in args.presets.split(","):
         for arch in args.archs.split(","):
             print(f"timing {preset} {arch} ...", flush=True)
-            model, pairs, layer_times = time_model(preset, arch, size, args.runs, fmt, reference)
+            model, pairs, layer_times = time_model(
+                preset, arch, size, args.runs, reference, args.layouts
+            )
             flops = flops_per_image(model, size[1], size[0])
-            best_reference = max(best_reference, *(r for r, _ in pairs))
+            best_reference = max(best_reference, *(pair[0] for pair in pairs))
             results.append((preset, arch, flops, pairs, layer_times))
             if args.layers:
-                print_layers(model, layer_times, size, min(t for _, t in pairs))
+                print_layers(model, layer_times, size, min(pair[1] for pair in pairs))
 
     print(
         f"\n{'preset':7s} {'arch':9s} {'GFLOP':>7s} {'median s':>9s} {'min s':>7s} "
         f"{'GFLOP/s':>8s} {'ratio':>6s} {'best':>6s} {'RNN scans':>10s}"
+        + (f" {'NCHW/CL':>8s}" if args.layouts else "")
     )
-    print("-" * 76)
+    print("-" * (85 if args.layouts else 76))
     for preset, arch, flops, pairs, layer_times in results:
-        times = [t for _, t in pairs]
+        times = [pair[1] for pair in pairs]
         t_median, t_min = statistics.median(times), min(times)
-        ratio = statistics.median(flops / t / 1e9 / r for r, t in pairs)
+        ratio = statistics.median(flops / pair[1] / 1e9 / pair[0] for pair in pairs)
         best_ratio = flops / t_min / 1e9 / best_reference
         scans = sum(sum(ts) for n, ts in layer_times.items() if n.startswith("rnn"))
         share = f"{100 * scans / sum(times):9.1f}%" if arch != "plain" else f"{'-':>10s}"
+        nchw = statistics.median(pair[2] / pair[1] for pair in pairs) if args.layouts else None
         print(
             f"{preset:7s} {arch:9s} {flops / 1e9:7.1f} {t_median:9.2f} {t_min:7.2f} "
             f"{flops / t_median / 1e9:8.0f} {100 * ratio:5.0f}% {100 * best_ratio:5.0f}% {share}"
+            + (f" {nchw:7.2f}x" if nchw else "")
         )
     print(
         f"\nGFLOP/s: from the median time. ratio: median over the runs of the model's rate over "
         f"the rate of the reference conv\ntimed just before it. best: the fastest run's rate over "
         f"the best reference-conv rate of the whole benchmark ({best_reference:.0f} GFLOP/s).\n"
-        f"RNN scans: share of the time in rnn1 ... rnn4. Load average at end "
+        f"RNN scans: share of the time in rnn1 ... rnn4. NCHW/CL (--layouts): median over the "
+        f"runs of the time with every layer on NCHW tensors\nover the time in channels-last, "
+        f"timed one after the other. Load average at end "
         f"{os.getloadavg()[0]:.1f}; total benchmark time {time.perf_counter() - t_start:.0f} s"
     )
 

@@ -1,7 +1,8 @@
 """Compiled scan kernels (numba), the CPU back end of :func:`svrnn_lite.recursive.recursive_filter`.
 
 Explained in chapter *The first-order recursive filter*. The kernels take CPU torch tensors
-(``_on_tensors`` hands numba their numpy views, no copy), all C-contiguous of shape (B, M, N, Q):
+(``_on_tensors`` hands numba their numpy views, no copy) of shape (B, M, N, Q), C-contiguous or
+strided views of a channels-last tensor (Q the channels, innermost in memory):
 the scan runs along N, M and Q index independent sequences. ``x`` and ``dx`` have M rows; ``g``,
 ``h``, ``t`` and ``dg`` may have more and are read/written at rows ``m0 .. m0 + M`` (so the four
 directions of ``spatial_rnn`` work in place on their slices of one (B, 4C, H, W) gate and output
@@ -42,6 +43,7 @@ import os
 import numba
 import torch
 from numba import njit, prange
+from numba.extending import overload
 
 # numba's default OpenMP thread pool and torch's spin-wait against each other on a small machine
 # (5 ms per call measured here); the simple "workqueue" pool does not. Set unless the user chose.
@@ -59,10 +61,18 @@ def _on_tensors(kernel):
     return call
 
 
-@njit(cache=True)
 def _rows(a):
-    """A contiguous (B, K, N, 1) array as (B, K, N): rows indexed by one number run faster."""
-    return a.reshape(a.shape[0], a.shape[1], a.shape[2])
+    """A (B, K, N, 1) array as (B, K, N): rows indexed by one number run faster."""
+    return a[:, :, :, 0]
+
+
+@overload(_rows)
+def _rows_typed(a):
+    """In compiled code, a contiguous array is reshaped (numba then knows that its rows are
+    contiguous); a strided one (a channels-last tensor's view) is indexed."""
+    if a.layout == "C":
+        return lambda a: a.reshape(a.shape[0], a.shape[1], a.shape[2])
+    return lambda a: a[:, :, :, 0]
 
 
 @_on_tensors

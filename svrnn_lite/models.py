@@ -35,6 +35,7 @@ from svrnn_lite.layers import (
     check_image,
     conv,
     down,
+    fast_layout,
     init_weights,
     pad_to_multiple,
     rnn_weights,
@@ -147,9 +148,10 @@ class Network(nn.Module):
         return conv1, conv13
 
     def output(self, last: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """The last conv's output cropped back to the image's size, plus the image if residual."""
+        """The last conv's output cropped back to the image's size, plus the image if residual;
+        a contiguous tensor whatever layout the layers ran in."""
         out = last[..., : image.shape[-2], : image.shape[-1]]
-        return out + image if self.config.residual else out
+        return (out + image if self.config.residual else out).contiguous()
 
 
 class MultiTaskSVRNN(Network):
@@ -206,8 +208,8 @@ class MultiTaskSVRNN(Network):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         check_image(image)
         act = self.act
-        # encoder and decoder (Network.unet) on the image padded to a multiple of 8
-        conv1, conv13 = self.unet(pad_to_multiple(image))
+        # encoder and decoder (Network.unet) on the image padded to a multiple of 8, channels-last
+        conv1, conv13 = self.unet(fast_layout(pad_to_multiple(image)))
         conv14 = rnn_weights(self.conv14, conv13)  # tanh: RNN weights in (-1, 1)
         conv15 = self.conv15(conv13)  # RNN features, linear
         # RNN cascade: block k filters with its own slice of conv14 (4 directions x conv15 channels)
@@ -263,7 +265,7 @@ class PlainUNet(Network):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         check_image(image)
         act = self.act
-        conv1, conv13 = self.unet(pad_to_multiple(image))
+        conv1, conv13 = self.unet(fast_layout(pad_to_multiple(image)))
         conv15 = self.conv15(conv13)  # features, linear
         conv16 = act(self.conv16(conv15))
         conv17 = act(self.conv17(conv16))
@@ -332,7 +334,7 @@ class SVRNNBaseline(Network):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         check_image(image)
         act = self.act
-        x = pad_to_multiple(image)
+        x = fast_layout(pad_to_multiple(image))
         # feature CNN
         feat1 = act(self.feat1(x))
         feat2 = self.feat2(feat1)  # RNN features at half resolution, linear

@@ -204,6 +204,34 @@ def _fused(kernels, view: torch.Tensor, scans: list[tuple[int, bool]]) -> bool:
     return paired and view.shape[3] == 1 and hasattr(kernels, "forward_pair")
 
 
+def _channels_last(kernels, x: torch.Tensor, g: torch.Tensor, directions) -> bool:
+    """Whether to scan in the channels-last layout: the gates come from a channels-last conv
+    (channels innermost in memory, as conv14's output or a channel slice of it), the scan is the
+    four-direction one over H and W, and the numba kernels run it."""
+    return (
+        kernels is _scan_numba
+        and x.ndim == 4
+        and g.shape[1] > 1
+        and g.stride(1) == 1
+        and all(axis % 4 in (2, 3) for axis, _ in directions)
+    )
+
+
+def _pixels(t: torch.Tensor, axis: int, block: int | None = None, c: int = 0) -> torch.Tensor:
+    """A channels-last (B, K, H, W) tensor, or its channels ``block * c ..``, seen without a copy
+    as the kernels' (B, M, N, Q) for a scan along ``axis`` (2: H, 3: W): Q is the channels, so
+    the kernels' inner loop runs over contiguous memory, and M is the other spatial axis."""
+    p = t.permute(0, 2, 3, 1)  # (B, H, W, K), K innermost
+    if block is not None:
+        p = p[..., block * c : (block + 1) * c]
+    return p if axis == 3 else p.transpose(1, 2)
+
+
+def _channels_inner(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself if its channels are innermost in memory, else a channels-last copy."""
+    return t if t.stride(1) == 1 else t.contiguous(memory_format=torch.channels_last)
+
+
 class _RecursiveFilter(torch.autograd.Function):
     """Several recursive filters of one input, by the scan kernels, with the adjoint scans as
     backward pass: the one autograd Function of the filter and of the four-direction RNN.
@@ -212,14 +240,27 @@ class _RecursiveFilter(torch.autograd.Function):
     output has the shape of ``g``, block ``d`` of its C channels is the scan of ``x`` along the
     axis of direction ``d`` with the gates of block ``d``. In the kernels' (B, M, N, Q) view
     block ``d`` starts at row ``d * M``, so every scan reads and writes its block in place.
+    Channels-last inputs of the four-direction RNN (what a channels-last network makes, see
+    :class:`svrnn_lite.models.Network`) are scanned in that layout, block ``d`` a strided view
+    of its channels (``_pixels``), so that no tensor is copied to another layout.
     """
 
     @staticmethod
     def forward(ctx, x, g, directions):
-        x, g = x.contiguous(), g.contiguous()
-        h = torch.empty_like(g)
         kernels = scan_backend(x)
+        layout = torch.channels_last if _channels_last(kernels, x, g, directions) else None
+        if layout is None:
+            x, g = x.contiguous(), g.contiguous()
+            h = torch.empty_like(g)
+        else:  # g as it is (a channel slice of conv14 is strided), x with channels innermost
+            x, h = _channels_inner(x), torch.empty_like(g, memory_format=layout)
         for axis, scans in _by_axis(x.ndim, directions).items():
+            if layout is not None:
+                c = x.shape[1]
+                for d, reverse in scans:
+                    hv, gv = _pixels(h, axis, d, c), _pixels(g, axis, d, c)
+                    kernels.forward(_pixels(x, axis), gv, hv, 0, reverse)
+                continue
             xv, gv, hv = (_view(t, axis) for t in (x, g, h))
             m = xv.shape[1]
             if _fused(kernels, xv, scans):
@@ -228,17 +269,27 @@ class _RecursiveFilter(torch.autograd.Function):
                 for d, reverse in scans:
                     kernels.forward(xv, gv, hv, d * m, reverse)
         ctx.save_for_backward(x, g, h)
-        ctx.directions = directions
+        ctx.directions, ctx.layout = directions, layout
         return h
 
     @staticmethod
     def backward(ctx, grad_h):
         x, g, h = ctx.saved_tensors
-        grad_h = grad_h.contiguous()
-        dx, dg = torch.empty_like(x), torch.empty_like(g)
+        layout = ctx.layout
+        grad_h = grad_h.contiguous() if layout is None else _channels_inner(grad_h)
+        fmt = layout or torch.contiguous_format
+        dx, dg = torch.empty_like(x, memory_format=fmt), torch.empty_like(g, memory_format=fmt)
         kernels = scan_backend(x)
         done = 0  # scans whose dL/dx is in dx: the first writes it, the others add to it
         for axis, scans in _by_axis(x.ndim, ctx.directions).items():
+            if layout is not None:
+                c = x.shape[1]
+                xv, dxv = _pixels(x, axis), _pixels(dx, axis)
+                for i, (d, reverse) in enumerate(scans):
+                    tv, gv, hv, dgv = (_pixels(t, axis, d, c) for t in (grad_h, g, h, dg))
+                    kernels.backward(tv, xv, gv, hv, dxv, dgv, 0, reverse, done + i > 0)
+                done += len(scans)
+                continue
             tv, xv, gv, hv, dxv, dgv = (_view(t, axis) for t in (grad_h, x, g, h, dx, dg))
             m = xv.shape[1]
             if _fused(kernels, xv, scans):

@@ -199,6 +199,9 @@ def test_quick_run_of_one_peer_prints_the_table_and_stores_json(tmp_path, capsys
     assert row["preset"] is None and row["layer_times_s"] == {}  # a peer: no layer hooks
     assert row["gflop"] == pytest.approx(2 * row["gmac"])
     assert len(row["times_s"]) == len(row["reference_gflops_per_run"]) == 1
+    # a peer is timed in both memory layouts and keeps the faster
+    assert set(row["layouts"]) == {"nchw", "channels_last"}
+    assert row["median_s"] == row["layouts"][row["layout"]] == min(row["layouts"].values())
 
 
 def test_our_networks_are_stored_with_their_flops_and_layer_times(tmp_path, capsys):
@@ -219,6 +222,7 @@ def test_our_networks_are_stored_with_their_flops_and_layer_times(tmp_path, caps
     for run, total in enumerate(row["times_s"]):
         assert 0 < sum(ts[run] for ts in layers.values()) < total
     assert report["provisional"] is True  # not 1280x720
+    assert (row["layout"], row["layouts"]) == ("channels_last", None)  # ours choose their own
 
 
 def test_only_a_720p_run_of_three_runs_or_more_is_final():

@@ -2,11 +2,14 @@
 ablation arms, and their cost (svrnn_lite.cost)."""
 
 import math
+from contextlib import nullcontext
+from unittest import mock
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from svrnn_lite import models
 from svrnn_lite.cost import count_parameters, flops_per_image, layer_table
 from svrnn_lite.layers import down, pad_to_multiple
 from svrnn_lite.model_config import ARCHS, PRESET_WIDTHS, ModelConfig
@@ -340,3 +343,30 @@ def test_layer_table_refuses_a_size_that_is_not_a_whole_number():
         layer_table(build_model("lite"), 720.5, 1280)
     with pytest.raises(ValueError, match="positive"):
         layer_table(build_model("lite"), 0, 1280)
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_layers_run_channels_last_with_the_values_of_nchw(arch):
+    """On a CPU the layers run on channels-last tensors (fast_layout): the RNN blocks get their
+    gates and features with the channels innermost, and the output, a contiguous tensor, is what
+    the same network computes with every layer on NCHW tensors, in the forward and backward pass."""
+    torch.manual_seed(0)
+    model = build_model("lite", arch=arch, residual=True)
+    image = torch.rand(2, 3, 37, 45)
+    strides = []
+    for rnn in (m for m in model.modules() if isinstance(m, SpatialRNN)):
+        rnn.register_forward_pre_hook(lambda m, a: strides.append((a[0].stride(1), a[1].stride(1))))
+    results = []
+    for nchw in (False, True):
+        with mock.patch.object(models, "fast_layout", lambda x: x) if nchw else nullcontext():
+            x = image.clone().requires_grad_()
+            out = model(x)
+            out.square().sum().backward()
+            results.append((out, x.grad))
+    assert results[0][0].is_contiguous()
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
+    if arch != "plain":
+        n_rnn = len(strides) // 2
+        assert strides[:n_rnn] == [(1, 1)] * n_rnn  # channels innermost in the channels-last run
+        assert all(sx != 1 and sg != 1 for sx, sg in strides[n_rnn:])  # and not in the NCHW run

@@ -83,11 +83,14 @@ def test_each_gate_block_changes_only_its_output_block(backend):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 1, 1, 1), (3, 2, 1, 6), (2, 20, 9, 1)])
-@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "sliced"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "conv14_slice", "sliced"])
 def test_fast_matches_reference(backend, shape, dtype, layout):
     x, g = random_inputs(*shape, dtype=dtype, seed=sum(shape))
     if layout == "channels_last":
         x, g = (t.to(memory_format=torch.channels_last) for t in (x, g))
+    elif layout == "conv14_slice":  # what a channels-last network hands an RNN block
+        x = x.to(memory_format=torch.channels_last)
+        g = torch.cat([-g, g, g, g], 1).to(memory_format=torch.channels_last).chunk(4, 1)[1]
     elif layout == "sliced":  # gates as a slice of a larger tensor, x transposed twice
         b, c, h, w = shape
         g = torch.cat([g, torch.ones(b, 1, h, w, dtype=dtype)], 1)[:, :-1]
@@ -100,6 +103,18 @@ def test_fast_matches_reference(backend, shape, dtype, layout):
         results.append((out, *torch.autograd.grad(out, (xr, gr), t)))
     for a, b, name in zip(*results, ("out", "dL/dx", "dL/dg"), strict=True):
         torch.testing.assert_close(a, b, rtol=TOL[dtype], atol=TOL[dtype], msg=name)
+
+
+def test_channels_last_inputs_are_scanned_in_place(backend):
+    """Gates with the channels innermost (a slice of a channels-last conv14) are scanned without
+    a copy to NCHW: the output is channels-last too, as the next conv wants it."""
+    x, g = random_inputs(2, 3, 5, 7)
+    x = x.to(memory_format=torch.channels_last)
+    gates = torch.cat([g, g], 1).to(memory_format=torch.channels_last).chunk(2, 1)[0]
+    out = spatial_rnn(x, gates)
+    torch.testing.assert_close(out, spatial_rnn(x.contiguous(), g))
+    if backend == "numba":
+        assert out.is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize("shape", [(0, 2, 3, 4), (1, 0, 3, 4), (2, 1, 0, 4), (2, 1, 3, 0)])
