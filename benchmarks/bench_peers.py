@@ -42,7 +42,7 @@ from a smoke test (not 1280x720 with at least 3 runs) is marked ``"provisional":
 
 Examples::
 
-    # the stored run of the book (about 20 minutes on 2 cores; run it on an otherwise idle machine)
+    # the stored run of the book (about 25 minutes on 2 cores; run it on an otherwise idle machine)
     .venv/bin/python benchmarks/bench_peers.py --json book/chapters/data/peers.json
     .venv/bin/python benchmarks/bench_peers.py --quick                # 128x128, 1 run, < 1 min
     .venv/bin/python benchmarks/bench_peers.py --only nafnet-w32 paper --json peers.json
