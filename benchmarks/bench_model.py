@@ -120,38 +120,39 @@ def time_model(preset: str, arch: str, size, runs: int, reference: ReferenceConv
     image = torch.rand(1, 3, height, width)
     layer_times: dict[str, list[float]] = defaultdict(list)
     started: dict[nn.Module, float] = {}
+    recording = True  # the hooks keep the times of channels-last runs only
 
     def pre(module, args):
         started[module] = time.perf_counter()
 
     def post(module, args, output):
-        layer_times[names[module]].append(time.perf_counter() - started[module])
+        if recording:
+            layer_times[names[module]].append(time.perf_counter() - started[module])
 
     names = {m: n for n, m in model.named_modules() if isinstance(m, nn.Conv2d | SpatialRNN)}
+    handles = [m.register_forward_pre_hook(pre) for m in names]
+    handles += [m.register_forward_hook(post) for m in names]
 
     def run():
         with torch.inference_mode():
             model(image)
 
     def run_nchw():
+        nonlocal recording
+        recording = False
         with nchw_layers():
             run()
+        recording = True
 
-    if layouts:
-        run_nchw()  # its warm-up, without the hooks
-    handles = [m.register_forward_pre_hook(pre) for m in names]
-    handles += [m.register_forward_hook(post) for m in names]
     run()  # warm-up (numba compilation, first page faults)
+    if layouts:
+        run_nchw()  # its own warm-up
     layer_times.clear()
     pairs = []
     for _ in range(runs):
         pairs.append((reference.rate(), timed(run)))
-        if layouts:  # the hooks' times of this run are channels-last ones only
-            for handle in handles:
-                handle.remove()
+        if layouts:
             pairs[-1] += (timed(run_nchw),)
-            handles = [m.register_forward_pre_hook(pre) for m in names]
-            handles += [m.register_forward_hook(post) for m in names]
     for handle in handles:
         handle.remove()
     return model, pairs, dict(layer_times)
