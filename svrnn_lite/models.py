@@ -31,6 +31,7 @@ from torch import nn
 
 from svrnn_lite.layers import (
     NEGATIVE_SLOPE,
+    TanhConv2d,
     cat,
     check_image,
     conv,
@@ -38,7 +39,6 @@ from svrnn_lite.layers import (
     fast_layout,
     init_weights,
     pad_to_multiple,
-    rnn_weights,
     scaled,
     up,
 )
@@ -192,7 +192,7 @@ class MultiTaskSVRNN(Network):
         # encoder and decoder (conv1 ... conv13), then the two heads: RNN weights (conv14) and
         # RNN features (conv15)
         self.add_unet()
-        self.conv14 = conv(c[256], N_BLOCKS * N_DIRECTIONS * feat)
+        self.conv14 = TanhConv2d(c[256], N_BLOCKS * N_DIRECTIONS * feat)
         self.conv15 = conv(c[256], feat)
         # RNN cascade: four spatially variant RNNs, each followed by a 3x3 conv
         self.rnn1, self.rnn2, self.rnn3, self.rnn4 = (SpatialRNN() for _ in range(N_BLOCKS))
@@ -210,7 +210,7 @@ class MultiTaskSVRNN(Network):
         act = self.act
         # encoder and decoder (Network.unet) on the image padded to a multiple of 8, channels-last
         conv1, conv13 = self.unet(fast_layout(pad_to_multiple(image)))
-        conv14 = rnn_weights(self.conv14, conv13)  # tanh: RNN weights in (-1, 1)
+        conv14 = self.conv14(conv13)  # tanh: RNN weights in (-1, 1)
         conv15 = self.conv15(conv13)  # RNN features, linear
         # RNN cascade: block k filters with its own slice of conv14 (4 directions x conv15 channels)
         g1, g2, g3, g4 = conv14.chunk(N_BLOCKS, dim=1)
@@ -319,7 +319,7 @@ class SVRNNBaseline(Network):
         self.feat2 = conv(c[16], feat, k=7, stride=2)
         # weight CNN (VGG-like UNet, conv1 ... conv13)
         self.add_unet()
-        self.conv14 = conv(c[256], N_BLOCKS * N_DIRECTIONS * feat)
+        self.conv14 = TanhConv2d(c[256], N_BLOCKS * N_DIRECTIONS * feat)
         # RNN cascade
         self.rnn1, self.rnn2, self.rnn3, self.rnn4 = (SpatialRNN() for _ in range(N_BLOCKS))
         self.conv16 = conv(N_DIRECTIONS * feat, feat)
@@ -340,7 +340,7 @@ class SVRNNBaseline(Network):
         feat2 = self.feat2(feat1)  # RNN features at half resolution, linear
         # weight CNN
         _, conv13 = self.unet(x)
-        conv14 = rnn_weights(self.conv14, conv13)
+        conv14 = self.conv14(conv13)  # tanh: RNN weights in (-1, 1)
         g1, g2, g3, g4 = conv14.chunk(N_BLOCKS, dim=1)
         # RNN cascade
         conv16 = act(self.conv16(self.rnn1(feat2, g1)))

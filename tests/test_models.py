@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from svrnn_lite import models
+from svrnn_lite import layers, models
 from svrnn_lite.cost import count_parameters, flops_per_image, layer_table
 from svrnn_lite.layers import down, pad_to_multiple
 from svrnn_lite.model_config import ARCHS, PRESET_WIDTHS, ModelConfig
@@ -145,7 +145,8 @@ def test_rnn_blocks_get_conv15_features_and_their_own_slice_of_conv14():
     with torch.no_grad():
         model(torch.rand(1, 3, 24, 32))
     n = model.conv14.out_channels // 4
-    weights = torch.tanh(seen["conv14"])
+    weights = seen["conv14"]  # conv14 ends in tanh: the RNN weights
+    assert weights.abs().max() < 1
     torch.testing.assert_close(seen[1][0], seen["conv15"])
     for k in range(1, 5):
         torch.testing.assert_close(seen[k][1], weights[:, (k - 1) * n : k * n])
@@ -370,3 +371,32 @@ def test_layers_run_channels_last_with_the_values_of_nchw(arch):
         n_rnn = len(strides) // 2
         assert strides[:n_rnn] == [(1, 1)] * n_rnn  # channels innermost in the channels-last run
         assert all(sx != 1 and sg != 1 for sx, sg in strides[n_rnn:])  # and not in the NCHW run
+
+
+@pytest.mark.parametrize("arch", ["multitask", "baseline"])
+def test_conv14_runs_as_one_fused_op_only_when_no_gradient_is_wanted(arch):
+    """Deblurring on a CPU (no gradient) computes tanh(conv14) as one oneDNN op, with the values
+    of the conv followed by tanh; training (gradients) takes the plain ops."""
+    if layers._CONV_POINTWISE is None:
+        pytest.skip("this torch build has no mkldnn._convolution_pointwise")
+    torch.manual_seed(0)
+    model = build_model("lite", arch=arch, residual=True)
+    image = torch.rand(2, 3, 29, 43)
+    seen = []
+    model.conv14.register_forward_hook(lambda m, args, out: seen.append(out.detach().clone()))
+    fused = mock.Mock(wraps=layers._CONV_POINTWISE)
+    with mock.patch.object(layers, "_CONV_POINTWISE", fused):
+        with torch.no_grad():
+            out = model(image)
+        assert fused.call_count == 1 and fused.call_args.args[7] == "tanh"
+        model(image).sum().backward()  # with gradients: the conv and tanh of autograd
+        assert fused.call_count == 1
+    assert model.conv14.weight.grad is not None
+    with mock.patch.object(layers, "_CONV_POINTWISE", None), torch.no_grad():
+        plain = model(image)
+    torch.testing.assert_close(out, plain, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(seen[0], seen[1].detach(), rtol=1e-5, atol=1e-5)  # hooks see both
+    features = torch.randn(1, model.conv14.in_channels, 6, 10)  # NCHW features too
+    with torch.no_grad():
+        expected = torch.tanh(F.conv2d(features, model.conv14.weight, model.conv14.bias, padding=1))
+        torch.testing.assert_close(model.conv14(features), expected, rtol=1e-5, atol=1e-5)
