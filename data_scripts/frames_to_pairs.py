@@ -10,7 +10,8 @@ train --data`` and ``svrnn-lite eval --data`` read them like GoPro::
         ../shared/realblur/gopro_frames/GOPR0477_11_00 /somewhere/gopro0477
 
 - ``train/<name>/{blur,sharp}/<centre>.png``: one pair per centre frame whose window lies wholly
-  before the held-out block, N drawn from 7..13 (seeded);
+  before the held-out block, N drawn from 7..13 (seeded; ``--n-frames 13 25`` averages more
+  frames, as a longer exposure or a faster camera would);
 - ``test/<name>/{blur,sharp}/<centre>.png``: pairs whose windows lie wholly inside the last
   ``--held-out`` frames (60 by default), every ``--test-every``-th centre: for validation only;
   no training window touches these frames.
@@ -28,7 +29,7 @@ import sys
 from pathlib import Path
 
 from svrnn_lite.atomic import atomic_path
-from svrnn_lite.frames import average_window, frame_windows
+from svrnn_lite.frames import N_FRAMES, average_window, frame_windows
 from svrnn_lite.images import save_image
 from svrnn_lite.layout import IMAGE_SUFFIXES
 
@@ -40,17 +41,29 @@ def main(argv=None) -> int:
     parser.add_argument("--held-out", type=int, default=60, help="last frames kept for testing")
     parser.add_argument("--test-every", type=int, default=4, help="test centre spacing (frames)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the window lengths")
+    parser.add_argument(
+        "--n-frames", type=int, nargs=2, default=N_FRAMES, metavar=("MIN", "MAX"),
+        help="frames averaged per pair, drawn from MIN..MAX (GoPro's %(default)s; more frames "
+        "make longer exposures)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     files = sorted(p for p in args.frames.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         parser.error(f"no frames in {args.frames}")
     try:
-        plan = frame_windows(len(files), args.held_out, args.test_every, args.seed)
+        plan = frame_windows(
+            len(files), args.held_out, args.test_every, args.seed, tuple(args.n_frames)
+        )
     except ValueError as error:
         parser.error(str(error))
     name = args.frames.name
-    record = {"frames": str(args.frames), "held_out": args.held_out, "pairs": {}}
+    record = {
+        "frames": str(args.frames),
+        "held_out": args.held_out,
+        "n_frames": list(args.n_frames),
+        "pairs": {},
+    }
     for split, split_windows in plan.items():
         for first, n in split_windows:
             centre = files[first + n // 2]

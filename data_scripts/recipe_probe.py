@@ -44,6 +44,9 @@ ARMS = {
     "crop256": {"crop": 256, "batch_size": 2},  # the same pixels as the recipe, 2x the context
     "lr1e-3": {"lr": 1e-3},
     "l2": {"loss": "l2"},
+    # crop192 with half of every batch from train_reference.make_strong_data: longer exposures
+    # of the GoPro frames and faster camera shake of the photographs
+    "strong-blur": {"crop": 192, "batch_size": 4, "data": "+ strong blur"},
 }
 
 
@@ -59,8 +62,11 @@ def plan_steps(step_seconds: dict[str, float], minutes: float) -> dict[str, int]
 def arm_config(work: Path, phase: int, arm: str, steps: int, data: list[Path]):
     """The recipe with the arm's changes, from the committed weights, one cycle of ``steps``."""
     run = work / "runs" / f"phase-{phase:02d}-{arm}"
+    changes = dict(ARMS[arm])
+    if changes.pop("data", None):
+        data = [*data, *campaign.strong_folders(work)]
     cfg = campaign.phase_config(run, data, campaign.WEIGHTS)
-    return replace(cfg, steps=steps, **ARMS[arm])
+    return replace(cfg, steps=steps, **changes)
 
 
 def seconds_per_step(configs: dict, rounds: int = 4) -> dict[str, float]:
@@ -137,6 +143,9 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=35.0, help="training time of each arm")
     parser.add_argument("--work", type=Path, default=campaign.WORK, help="(%(default)s)")
     parser.add_argument("--time-limit", type=float, help="minutes to train in this slice")
+    parser.add_argument(
+        "--json", type=Path, default=RESULTS, help="where the scores go (%(default)s)"
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.minutes <= 0 or len(set(args.arms)) != len(args.arms):
         parser.error("--minutes must be positive and each arm named once")
@@ -152,6 +161,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(campaign.RECIPE.threads)
     work = args.work.resolve()
     data = campaign.make_data(work)
+    if any("data" in ARMS[arm] for arm in args.arms):
+        campaign.make_strong_data(work)
     plan = load_or_make_plan(work, args.arms, args.minutes, data)
     started = time.monotonic()
     for arm in args.arms:
@@ -184,14 +195,14 @@ def main(argv=None) -> int:
         )
     from svrnn_lite.atomic import atomic_path
 
-    with atomic_path(RESULTS) as tmp:
+    with atomic_path(args.json) as tmp:
         tmp.write_text(json.dumps(record, indent=1) + "\n")
     for row in [record["start"], *record["arms"]]:
         gains = "  ".join(
             f"{k} {v['gain']:+.2f}" for k, v in row.items() if isinstance(v, dict) and "gain" in v
         )
         print(f"{row.get('arm', 'start'):>8}: {gains}")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.json}")
     return 0
 
 

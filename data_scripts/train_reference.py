@@ -45,6 +45,12 @@ CURVE = ROOT / "book" / "chapters" / "data" / "campaign.csv"
 REAL_BLUR = ROOT / "book" / "chapters" / "data" / "real_blur.json"
 FRAMES = SHARED / "realblur" / "gopro_frames" / "GOPR0477_11_00"
 N_PHOTO_PAIRS = 1500
+#: Stronger blur than GoPro's, for the recipe probe's ``strong-blur`` arm: the real crops that
+#: gain least are the most blurred (chapter *Training*). Real pairs from the same GOPR0477
+#: frames averaged over longer windows, and photo pairs with faster camera shake.
+STRONG_FRAMES = (25, 49)  # full-frame input PSNR 24.6-27.6 dB on GOPR0477, as the real full pairs
+STRONG_SHAKE = (1.0, 4.0)  # median input PSNR of 128-px crops about 21 dB, as the real crops
+N_STRONG_PHOTO_PAIRS = 1000
 #: The learning curve: validation PSNR on the held-out GOPR0477 block against the CPU hours
 #: of the whole campaign; a row without ``val_psnr`` marks where a phase stopped.
 CURVE_FIELDS = ("phase", "step", "cpu_hours", "val_psnr", "lr")
@@ -73,16 +79,43 @@ RECIPE = TrainConfig(
 def make_data(work: Path) -> list[Path]:
     """The training folders under ``work``, made when missing: real pairs first (validation)."""
     real, photos = work / "data" / "gopro0477", work / "data" / "photos_gopro"
-    scripts = Path(__file__).resolve().parent
-    if not (real / "pairs.json").exists():
-        subprocess.run(
-            [sys.executable, scripts / "frames_to_pairs.py", FRAMES, real], check=True
-        )  # fmt: skip
-    if not (photos / "train").is_dir() or _pairs_in(photos) < N_PHOTO_PAIRS:
+    _real_pairs(real)
+    _photo_pairs(photos, N_PHOTO_PAIRS)
+    return [real, photos]
+
+
+def make_strong_data(work: Path) -> list[Path]:
+    """The folders of stronger blur under ``work`` (:data:`STRONG_FRAMES`, :data:`STRONG_SHAKE`),
+    made when missing: training pairs only, as validation stays on :func:`make_data`'s."""
+    real, photos = strong_folders(work)
+    _real_pairs(real, STRONG_FRAMES)
+    _photo_pairs(photos, N_STRONG_PHOTO_PAIRS, STRONG_SHAKE)
+    return [real, photos]
+
+
+def strong_folders(work: Path) -> list[Path]:
+    return [work / "data" / "gopro0477_long", work / "data" / "photos_strong"]
+
+
+def _real_pairs(folder: Path, n_frames=None) -> None:
+    if (folder / "pairs.json").exists():
+        return
+    command = [
+        sys.executable,
+        Path(__file__).resolve().parent / "frames_to_pairs.py",
+        FRAMES,
+        folder,
+    ]
+    if n_frames is not None:
+        command += ["--n-frames", *map(str, n_frames)]
+    subprocess.run(command, check=True)
+
+
+def _photo_pairs(folder: Path, n: int, shake=None) -> None:
+    if not (folder / "train").is_dir() or _pairs_in(folder) < n:
         from svrnn_lite.synth import write_dataset
 
-        write_dataset(photos, n_train=N_PHOTO_PAIRS, n_test=24, photos=SHARED / "photos")
-    return [real, photos]
+        write_dataset(folder, n_train=n, n_test=24, photos=SHARED / "photos", photo_shake=shake)
 
 
 def _pairs_in(root: Path) -> int:

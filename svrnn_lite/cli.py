@@ -28,7 +28,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _synth(subparsers) -> None:
-    from svrnn_lite.synth_config import N_TEST, N_TRAIN, TEST_SIZE, TRAIN_SIZE
+    from svrnn_lite.synth_config import N_TEST, N_TRAIN, PHOTO_SHAKE, TEST_SIZE, TRAIN_SIZE
 
     p = subparsers.add_parser(
         "synth",
@@ -51,6 +51,11 @@ def _synth(subparsers) -> None:
         help="a folder of your own sharp photographs to synthesise from, with GoPro-scale "
         "motion (default: the images bundled with scikit-image and matplotlib)",
     )  # fmt: skip
+    p.add_argument(
+        "--shake", type=float, nargs=2, metavar=("LOW", "HIGH"),
+        help="with --photos: the range of camera shake, pixels per sub-frame (default GoPro's "
+        f"scale, {PHOTO_SHAKE[0]:g} {PHOTO_SHAKE[1]:g}; larger values make stronger blur)",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_synth)
 
@@ -67,6 +72,7 @@ def _run_synth(args) -> int:
         test_size=tuple(args.test_size),
         progress=not args.quiet,
         photos=args.photos,
+        photo_shake=args.shake,
     )
     print(
         f"wrote {written['train']} train and {written['test']} test pairs to {args.root} "

@@ -25,19 +25,25 @@ N_FRAMES = (7, 13)
 
 
 def frame_windows(
-    n_total: int, held_out: int = 60, test_every: int = 4, seed: int = 0
+    n_total: int,
+    held_out: int = 60,
+    test_every: int = 4,
+    seed: int = 0,
+    n_frames: tuple[int, int] = N_FRAMES,
 ) -> dict[str, list[tuple[int, int]]]:
     """The ``(first, n)`` frame windows of each split of a video of ``n_total`` frames.
 
     The centre (target) frame of a window is ``first + n // 2``; ``n`` is drawn from
-    :data:`N_FRAMES`. Training windows (one per centre) end before the last ``held_out`` frames;
+    ``n_frames`` (GoPro's :data:`N_FRAMES` by default; longer windows make longer exposures,
+    stronger blur). Training windows (one per centre) end before the last ``held_out`` frames;
     test windows (every ``test_every``-th centre) lie inside them, so no training window ever
     sees a test frame.
 
     Raises
     ------
     ValueError
-        If either side has no room for a window of the longest length.
+        If ``n_frames`` is not a range of lengths >= 1, or either side has no room for a window
+        of the longest length.
 
     Examples
     --------
@@ -47,7 +53,12 @@ def frame_windows(
     >>> len(w["train"]), len(w["test"])
     (13, 1)
     """
-    longest = N_FRAMES[1]
+    shortest, longest = n_frames
+    if not 1 <= shortest <= longest:
+        raise ValueError(
+            f"n_frames must be (shortest, longest) with 1 <= shortest <= longest, "
+            f"got {tuple(n_frames)}"
+        )
     if held_out < longest or n_total - held_out < longest:
         raise ValueError(
             f"{n_total} frames with {held_out} held out leave no room for a {longest}-frame "
@@ -61,7 +72,7 @@ def frame_windows(
         ("test", boundary, n_total, test_every),
     ):
         for centre in range(low + longest // 2, high - longest // 2, step):
-            n = int(rng.integers(N_FRAMES[0], N_FRAMES[1] + 1))
+            n = int(rng.integers(shortest, longest + 1))
             plan[split].append((centre - n // 2, n))
     return plan
 

@@ -36,7 +36,14 @@ from svrnn_lite.blur import BlurPair, average_frames, make_blur_pair
 from svrnn_lite.dead_leaves import dead_leaves
 from svrnn_lite.images import load_image, save_image
 from svrnn_lite.sources import load_source, photo_sources, source_names
-from svrnn_lite.synth_config import N_TEST, N_TRAIN, TEST_SIZE, TRAIN_SIZE, check_settings
+from svrnn_lite.synth_config import (
+    N_TEST,
+    N_TRAIN,
+    PHOTO_SHAKE,
+    TEST_SIZE,
+    TRAIN_SIZE,
+    check_settings,
+)
 
 __all__ = ["sequence_of", "synth_pair", "write_dataset"]
 
@@ -45,10 +52,6 @@ VARIANTS = ("blur", "blur_gamma", "sharp")
 #: Every this many training pairs, one is a dead-leaves image (:mod:`svrnn_lite.dead_leaves`).
 DEAD_LEAVES_EVERY = 2
 DEAD_LEAVES = "dead_leaves"
-#: Camera shake drawn per pair from photographs, log-uniform in this range (pixels per sub-frame).
-#: Measured with ``benchmarks/realism_check.py --photos``: the input PSNR of such pairs spans
-#: that of real GoPro pairs (chapter *Blur synthesis by frame averaging*).
-PHOTO_SHAKE = (0.3, 2.0)
 #: Room around the crop for GoPro-scale camera paths of the photo pairs, pixels.
 PHOTO_MARGIN = 64
 
@@ -152,6 +155,7 @@ def synth_pair(
     seed: int = 0,
     size: tuple[int, int] | None = None,
     photos: str | os.PathLike | None = None,
+    photo_shake: tuple[float, float] = PHOTO_SHAKE,
     **blur_kwargs,
 ) -> tuple[str, BlurPair, np.ndarray]:
     """Make pair ``index`` of a split of the synthetic dataset.
@@ -172,6 +176,9 @@ def synth_pair(
         (:func:`~svrnn_lite.sources.photo_sources`). Their pairs have GoPro-scale motion: the
         camera shake of each pair is drawn from :data:`PHOTO_SHAKE` with a margin of
         :data:`PHOTO_MARGIN`, and there are no dead-leaves pairs.
+    photo_shake : (float, float)
+        With ``photos``: the range the camera shake is drawn from, log-uniformly, in pixels per
+        sub-frame (:data:`PHOTO_SHAKE` by default; a larger range makes stronger blur).
     **blur_kwargs
         Passed on to :func:`svrnn_lite.blur.make_blur_pair` (e.g. ``shake``, ``n_frames``).
 
@@ -195,7 +202,7 @@ def synth_pair(
     size = size or (TRAIN_SIZE if split == "train" else TEST_SIZE)
     rng = np.random.default_rng([seed, ("train", "test").index(split), index])
     if photos is not None:
-        return _photo_pair(split, index, size, rng, photos, blur_kwargs)
+        return _photo_pair(split, index, size, rng, photos, photo_shake, blur_kwargs)
     names = source_names(split)
     name, _ = sequence_of(split, index)
     if name == DEAD_LEAVES:
@@ -218,13 +225,13 @@ def synth_pair(
     return name, pair, blurred_gamma.astype(np.float32)
 
 
-def _photo_pair(split, index, size, rng, photos, blur_kwargs):
+def _photo_pair(split, index, size, rng, photos, photo_shake, blur_kwargs):
     """:func:`synth_pair` from a folder of photographs, with GoPro-scale camera shake."""
     files = _photo_files(Path(photos), split)
     path = files[index % len(files)]
     canvas = _canvas(_photo(path), size, rng, augment=split == "train", margin=PHOTO_MARGIN)
     others = [_photo(files[i]) for i in rng.choice(len(files), size=min(3, len(files)))]
-    settings = {"shake": float(np.exp(rng.uniform(*np.log(PHOTO_SHAKE))))} | blur_kwargs
+    settings = {"shake": float(np.exp(rng.uniform(*np.log(photo_shake))))} | blur_kwargs
     pair = make_blur_pair(
         canvas, rng, size=size, margin=PHOTO_MARGIN, object_images=others, gamma=None, **settings
     )
@@ -241,6 +248,7 @@ def write_dataset(
     test_size: tuple[int, int] = TEST_SIZE,
     progress: bool = True,
     photos: str | os.PathLike | None = None,
+    photo_shake: tuple[float, float] | None = None,
 ) -> dict[str, int]:
     """Write the synthetic dataset in the GoPro layout under ``root``.
 
@@ -264,6 +272,9 @@ def write_dataset(
     photos : path, optional
         Synthesise from this folder of sharp photographs instead of the bundled images, with
         GoPro-scale motion (:func:`synth_pair`).
+    photo_shake : (float, float), optional
+        With ``photos``: the range of camera shake in pixels per sub-frame, instead of
+        :data:`PHOTO_SHAKE` (e.g. ``(1.0, 4.0)`` for a dataset of strong blur).
 
     Returns
     -------
@@ -300,6 +311,14 @@ def write_dataset(
         settings["photos"] = str(Path(photos).resolve())
         for split in ("train", "test"):
             photo_sources(photos, split)  # the folder exists and both splits have photos
+    if photo_shake is not None:
+        low, high = (float(v) for v in photo_shake)
+        if photos is None or not 0 < low <= high:
+            raise ValueError(
+                "--shake needs --photos and a range 0 < LOW <= HIGH (pixels per sub-frame), "
+                f"got {tuple(photo_shake)}" + ("" if photos else " without --photos")
+            )
+        settings["photo_shake"] = [low, high]
     manifest = root / "synth.json"
     if manifest.exists():
         previous = json.loads(manifest.read_text())
@@ -323,7 +342,9 @@ def write_dataset(
         paths = {v: root / split / sequence / v / frame for v in VARIANTS}
         if all(path.exists() for path in paths.values()):
             continue  # done by an earlier, interrupted run
-        _, pair, blurred_gamma = synth_pair(split, index, seed, size, photos=photos)
+        _, pair, blurred_gamma = synth_pair(
+            split, index, seed, size, photos=photos, photo_shake=photo_shake or PHOTO_SHAKE
+        )
         for variant, image in zip(VARIANTS, (pair.blurred, blurred_gamma, pair.sharp), strict=True):
             paths[variant].parent.mkdir(parents=True, exist_ok=True)
             save_image(paths[variant], image, compress_level=1)  # fast; 8-bit PNG

@@ -14,7 +14,7 @@ about two minutes on two CPU cores (the README's measurement).
 
 from __future__ import annotations
 
-__all__ = ["N_TEST", "N_TRAIN", "TEST_SIZE", "TRAIN_SIZE", "check_settings"]
+__all__ = ["N_TEST", "N_TRAIN", "PHOTO_SHAKE", "TEST_SIZE", "TRAIN_SIZE", "check_settings"]
 
 #: Size (H, W) of the synthetic training pairs.
 TRAIN_SIZE = (256, 256)
@@ -24,6 +24,10 @@ TEST_SIZE = (360, 640)
 N_TRAIN = 600
 #: Number of test pairs.
 N_TEST = 24
+#: Camera shake drawn per pair from photographs, log-uniform in this range (pixels per sub-frame).
+#: Measured with ``benchmarks/realism_check.py --photos``: the input PSNR of such pairs spans
+#: that of real GoPro pairs (chapter *Blur synthesis by frame averaging*).
+PHOTO_SHAKE = (0.3, 2.0)
 
 
 def check_settings(n_train, n_test, seed, train_size, test_size) -> None:

@@ -43,6 +43,17 @@ def test_training_windows_never_touch_the_held_out_block(n_total, held_out):
     assert centres == sorted(set(centres))  # one pair per centre frame
 
 
+def test_longer_windows_average_more_frames_and_still_spare_the_held_out_block():
+    plan = frame_windows(299, held_out=60, seed=1, n_frames=(13, 25))
+    lengths = [n for _, n in plan["train"]]
+    assert min(lengths) >= 13 and max(lengths) <= 25 and len(set(lengths)) > 5
+    assert all(first + n <= 239 for first, n in plan["train"])
+    with pytest.raises(ValueError, match=r"n_frames must be \(shortest, longest\).*got \(5, 3\)"):
+        frame_windows(299, n_frames=(5, 3))
+    with pytest.raises(ValueError, match="no room for a 41-frame window"):
+        frame_windows(299, held_out=30, n_frames=(13, 41))
+
+
 def test_too_few_frames_is_a_clear_error():
     with pytest.raises(ValueError, match="20 frames with 10 held out leave no room"):
         frame_windows(20, held_out=10)
@@ -68,6 +79,7 @@ def test_frames_to_pairs_writes_the_gopro_layout_and_resumes(tmp_path):
     assert len(train) == len(plan["train"]) and len(test) == len(plan["test"])
     record = json.loads((tmp_path / "pairs" / "pairs.json").read_text())
     assert len(record["pairs"]) == len(train) + len(test)
+    assert record["n_frames"] == list(N_FRAMES)
     stamp = train[0][0].stat().st_mtime_ns
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 0 and train[0][0].stat().st_mtime_ns == stamp  # kept

@@ -3,6 +3,7 @@
 import doctest
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,15 @@ def test_an_arm_is_the_recipe_with_its_changes_from_the_committed_weights(tmp_pa
     assert Path(cfg.out) == tmp_path / "runs" / "phase-05-crop192"
     control = recipe_probe.arm_config(tmp_path, 5, "control", 600, data)
     assert (control.crop, control.batch_size) == (recipe.crop, recipe.batch_size)
+
+
+def test_the_strong_blur_arm_adds_the_strong_folders_after_the_validation_folder(tmp_path):
+    data = [tmp_path / "real", tmp_path / "photos"]
+    cfg = recipe_probe.arm_config(tmp_path, 8, "strong-blur", 300, data)
+    strong = train_reference.strong_folders(tmp_path)
+    assert cfg.data == [str(d) for d in (*data, *strong)]  # validation stays on data[0]
+    control = recipe_probe.arm_config(tmp_path, 8, "crop192", 300, data)
+    assert cfg == replace(control, data=cfg.data, out=cfg.out)  # only the data differ
 
 
 def test_a_plan_is_made_once_and_read_back(tmp_path, monkeypatch):

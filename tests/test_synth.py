@@ -1,6 +1,7 @@
 """svrnn_lite.synth, svrnn_lite.sources, svrnn_lite.layout and svrnn_lite.data: the synthetic
 GoPro-layout dataset."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -342,6 +343,27 @@ def test_synth_from_photos_writes_gopro_layout_with_gopro_scale_motion(photos, t
     name, pair, _ = synth_pair("train", 1, 3, (24, 24), photos=photos)
     assert pair.sharp.shape == (24, 24, 3) and name.split("_")[0] in ("city", "nature")
     assert np.abs(pair.trajectory.dx).max() <= PHOTO_MARGIN  # room for GoPro-scale shake
+
+
+def test_a_larger_shake_range_makes_stronger_blur_and_is_recorded(photos, tmp_path, capsys):
+    def camera_path_lengths(shake):  # the extent of the camera's path over the exposure
+        paths = [synth_pair("train", i, 0, (24, 24), photos, shake)[1].trajectory for i in range(4)]
+        return np.array([np.hypot(np.ptp(t.dx), np.ptp(t.dy)) for t in paths])
+
+    assert np.all(camera_path_lengths((2.5, 3.0)) > 5 * camera_path_lengths((0.3, 0.35)))
+    root = tmp_path / "strong"
+    args = [str(root), "--n-train", "1", "--n-test", "1", "--quiet"]
+    sizes = ["--train-size", "24", "24", "--test-size", "24", "24"]
+    assert synth([*args, *sizes, "--photos", str(photos), "--shake", "1", "4"]) == 0
+    assert json.loads((root / "synth.json").read_text())["photo_shake"] == [1.0, 4.0]
+    capsys.readouterr()
+    assert synth([str(tmp_path / "x"), *args[1:], *sizes, "--shake", "1", "4"]) == 1
+    assert "--shake needs --photos" in capsys.readouterr().err
+    assert (
+        synth([str(tmp_path / "y"), *args[1:], "--photos", str(photos), "--shake", "4", "1"]) == 1
+    )
+    assert "0 < LOW <= HIGH" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def test_synth_refuses_a_missing_photo_folder_before_writing(tmp_path, capsys):
