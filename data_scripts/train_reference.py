@@ -16,8 +16,9 @@ cores (chapter *Training*)::
 2. Trains :data:`RECIPE` on both, in equal shares, into ``WORK/runs/<phase>``, resuming the
    phase's checkpoint when there is one. With no checkpoint under ``--work`` (a new machine),
    a new phase starts from the committed weights (a warm restart with the same recipe).
-   ``--cycle STEPS`` makes a new phase one cosine cycle that anneals the rate to zero, and
-   ``--crop``/``--batch-size`` change a new phase's crops (a resumed phase keeps its own).
+   ``--cycle STEPS`` makes a new phase one cosine cycle that anneals the rate to zero,
+   ``--crop``/``--batch-size`` change a new phase's crops and ``--strong-blur`` adds the data
+   of :func:`make_strong_data` to it (a resumed phase keeps its own).
 3. ``--export`` scores the phase's checkpoint (its moving average of the weights) on the real
    pairs of ``benchmarks/real_blur_check.py``, the synthetic photo test split and the bundled
    synthetic test split, writes the weights and that record to ``svrnn_lite/weights/lite.pt``
@@ -163,6 +164,13 @@ def main(argv=None) -> int:
         help=f"a new phase's crops per batch (default the recipe's {RECIPE.batch_size})",
     )
     parser.add_argument(
+        "--strong-blur",
+        action="store_true",
+        help="a new phase also draws half of every batch from the folders of stronger blur "
+        "(make_strong_data: longer GoPro windows, faster photo shake); a resumed phase keeps "
+        "its own data",
+    )
+    parser.add_argument(
         "--phase", help="with --export: the phase to export (default the latest), e.g. phase-05"
     )
     args = parser.parse_args(argv)
@@ -179,6 +187,8 @@ def main(argv=None) -> int:
             parser.error(f"nothing to export: no phase under {args.work / 'runs'}")
         return export(run, data)
 
+    if args.strong_blur:
+        data = [*data, *make_strong_data(args.work)]
     cfg, resume = next_slice(args.work, run, data, args.cycle, args.new_phase, **changes)
     limit = None if args.time_limit is None else 60 * args.time_limit
     result = train(cfg, resume=resume, time_limit=limit)
@@ -261,9 +271,7 @@ def export(run: Path, data: list[Path]) -> int:
         "campaign": {
             "phases": sorted({row["phase"] for row in curve}),
             "cpu_hours": curve[-1]["cpu_hours"] if curve else 0.0,
-            "data": "real pairs averaged from GoPro GOPR0477_11_00 frames (GoPro, CC BY 4.0) and "
-            f"{N_PHOTO_PAIRS} pairs synthesised from BSDS500, Urban100, Sun-Hays80, Kodak24 "
-            "and McMaster photographs",
+            "data": _data_text(run),
         },
         "real_blur": real,
         "photo_test_metrics": summarise(photo_rows),
@@ -280,6 +288,23 @@ def export(run: Path, data: list[Path]) -> int:
     print("photo test split:", extra["photo_test_metrics"])
     print("bundled synthetic test split:", extra["test_metrics"])
     return 0
+
+
+def _data_text(run: Path) -> str:
+    """What the phase ``run`` trained on, in words, for the shipped weights' record."""
+    text = (
+        "real pairs averaged from GoPro GOPR0477_11_00 frames (GoPro, CC BY 4.0) and "
+        f"{N_PHOTO_PAIRS} pairs synthesised from BSDS500, Urban100, Sun-Hays80, Kodak24 and "
+        "McMaster photographs"
+    )
+    folders = json.loads((run / "config.json").read_text())["train"]["data"]
+    if any(Path(f).name == strong_folders(Path())[0].name for f in folders):
+        text += (
+            f"; half of every batch stronger blur: the same frames averaged over "
+            f"{STRONG_FRAMES[0]}-{STRONG_FRAMES[1]} frames and {N_STRONG_PHOTO_PAIRS} photo pairs "
+            f"with camera shake of {STRONG_SHAKE[0]:g}-{STRONG_SHAKE[1]:g} pixels per sub-frame"
+        )
+    return text
 
 
 def _curve(run: Path) -> list[dict]:

@@ -65,3 +65,22 @@ def test_crop_and_batch_change_a_new_phase_but_not_a_resumed_one(tmp_path, monke
     cfg, resume = train_reference.next_slice(tmp_path, run, data, 500, True, crop=192, batch_size=4)
     assert not resume and (cfg.crop, cfg.batch_size, cfg.steps) == (192, 4, 500)
     assert cfg.lr == train_reference.RECIPE.lr and Path(cfg.out).name == "phase-05"
+
+
+def test_the_record_says_when_a_phase_trained_on_stronger_blur_too(tmp_path):
+    base = [tmp_path / "data" / "gopro0477", tmp_path / "data" / "photos_gopro"]
+    for name, data in (
+        ("plain", base),
+        ("strong", base + train_reference.strong_folders(tmp_path)),
+    ):
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        cfg = train_reference.phase_config(run, data, None)
+        (run / "config.json").write_text(json.dumps({"train": asdict(cfg)}))
+    plain = train_reference._data_text(tmp_path / "runs" / "plain")
+    strong = train_reference._data_text(tmp_path / "runs" / "strong")
+    assert "GOPR0477" in plain and "stronger blur" not in plain
+    low, high = train_reference.STRONG_FRAMES
+    assert (
+        strong.startswith(plain) and "stronger blur" in strong and f"{low}-{high} frames" in strong
+    )
