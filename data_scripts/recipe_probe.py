@@ -45,8 +45,11 @@ ARMS = {
     "lr1e-3": {"lr": 1e-3},
     "l2": {"loss": "l2"},
     # crop192 with half of every batch from train_reference.make_strong_data: longer exposures
-    # of the GoPro frames and faster camera shake of the photographs
-    "strong-blur": {"crop": 192, "batch_size": 4, "data": "+ strong blur"},
+    # of the GoPro frames and faster camera shake of the photographs ("data": folders added)
+    "strong-blur": {"crop": 192, "batch_size": 4, "data": ["gopro0477_long", "photos_strong"]},
+    # the same with the fast-shake photographs alone (a third of every batch): the long windows
+    # average away the sensor noise that real blurred frames keep
+    "strong-photos": {"crop": 192, "batch_size": 4, "data": ["photos_strong"]},
 }
 
 
@@ -63,8 +66,8 @@ def arm_config(work: Path, phase: int, arm: str, steps: int, data: list[Path]):
     """The recipe with the arm's changes, from the committed weights, one cycle of ``steps``."""
     run = work / "runs" / f"phase-{phase:02d}-{arm}"
     changes = dict(ARMS[arm])
-    if changes.pop("data", None):
-        data = [*data, *campaign.strong_folders(work)]
+    names = changes.pop("data", [])
+    data = [*data, *(f for f in campaign.strong_folders(work) if f.name in names)]
     cfg = campaign.phase_config(run, data, campaign.WEIGHTS)
     return replace(cfg, steps=steps, **changes)
 

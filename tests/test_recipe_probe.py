@@ -35,6 +35,8 @@ def test_the_strong_blur_arm_adds_the_strong_folders_after_the_validation_folder
     assert cfg.data == [str(d) for d in (*data, *strong)]  # validation stays on data[0]
     control = recipe_probe.arm_config(tmp_path, 8, "crop192", 300, data)
     assert cfg == replace(control, data=cfg.data, out=cfg.out)  # only the data differ
+    photos = recipe_probe.arm_config(tmp_path, 8, "strong-photos", 300, data)
+    assert photos.data == [str(d) for d in (*data, strong[1])]
 
 
 def test_a_plan_is_made_once_and_read_back(tmp_path, monkeypatch):
