@@ -5,7 +5,8 @@ the recipe itself). Every arm starts from the same weights, the committed ones (
 model), and trains one cosine cycle that anneals the learning rate to zero, for the same time
 on two cores as every other arm: the time of one training step of each arm is measured side by
 side first, and each arm's steps are set from it (:func:`plan_steps`), so an arm that is dearer
-per step makes fewer steps. The plan is kept in ``WORK/runs/probes-phase-NN.json``, so that an
+per step makes fewer steps (arms that differ only in their data run the same step and share one
+timing, :func:`same_step`). The plan is kept in ``WORK/runs/probes-phase-NN.json``, so that an
 interrupted probe resumes with the same steps. Each arm is then scored like the shipped model:
 on the real pairs of ``benchmarks/real_blur_check.py`` and on the photo test split. The scores,
 with those of the starting weights, go to ``book/chapters/data/recipe_probes.json``, which
@@ -72,8 +73,25 @@ def arm_config(work: Path, phase: int, arm: str, steps: int, data: list[Path]):
     return replace(cfg, steps=steps, **changes)
 
 
+def same_step(configs: dict) -> list[list[str]]:
+    """The arms grouped by what one training step computes (crops, batch, loss): arms that differ
+    only in their data run the same step, so one timing serves them all and they make the same
+    number of steps, free of timing noise.
+
+    >>> cfg = arm_config(Path("w"), 9, "crop192", 1, [Path("real"), Path("photos")])
+    >>> arms = {"crop192": cfg, "strong-blur": replace(cfg, data=[]), "l2": replace(cfg, loss="l2")}
+    >>> same_step(arms)
+    [['crop192', 'strong-blur'], ['l2']]
+    """
+    groups: dict[tuple, list[str]] = {}
+    for arm, cfg in configs.items():
+        groups.setdefault((cfg.batch_size, cfg.crop, cfg.loss), []).append(arm)
+    return list(groups.values())
+
+
 def seconds_per_step(configs: dict, rounds: int = 4) -> dict[str, float]:
-    """Median time of one training step of each arm's settings, the arms interleaved."""
+    """Median time of one training step of each arm's settings, the arms interleaved; arms that
+    run the same step (:func:`same_step`) share the timing of the first of them."""
     import numpy as np
     import torch
     from run_ablation import side_by_side
@@ -98,7 +116,9 @@ def seconds_per_step(configs: dict, rounds: int = 4) -> dict[str, float]:
         optimizers[arm].step()
         return time.perf_counter() - begin
 
-    return side_by_side(step, list(configs), rounds)
+    groups = same_step(configs)
+    timed = side_by_side(step, [group[0] for group in groups], rounds)
+    return {arm: timed[group[0]] for group in groups for arm in group}
 
 
 def load_or_make_plan(work: Path, arms: list[str], minutes: float, data: list[Path]) -> dict:

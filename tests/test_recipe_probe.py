@@ -39,6 +39,27 @@ def test_the_strong_blur_arm_adds_the_strong_folders_after_the_validation_folder
     assert photos.data == [str(d) for d in (*data, strong[1])]
 
 
+def test_arms_that_differ_only_in_data_share_one_timing(tmp_path, monkeypatch):
+    import run_ablation
+
+    base = recipe_probe.arm_config(tmp_path, 9, "crop192", 1, [tmp_path / "real"])
+    configs = {
+        "crop192": replace(base, crop=16, batch_size=1),
+        "strong-photos": replace(base, crop=16, batch_size=1, data=[]),
+        "l2": replace(base, crop=16, batch_size=1, loss="l2"),
+    }
+    timed, side_by_side = [], run_ablation.side_by_side
+
+    def spy(step, names, rounds):
+        timed.append(names)
+        return side_by_side(step, names, rounds)
+
+    monkeypatch.setattr(run_ablation, "side_by_side", spy)
+    seconds = recipe_probe.seconds_per_step(configs, rounds=1)
+    assert timed == [["crop192", "l2"]]  # one timing for the two arms that run the same step
+    assert seconds["crop192"] == seconds["strong-photos"] > 0 and seconds["l2"] > 0
+
+
 def test_a_plan_is_made_once_and_read_back(tmp_path, monkeypatch):
     monkeypatch.setattr(train_reference, "CURVE", tmp_path / "campaign.csv")
     (tmp_path / "runs" / "phase-04").mkdir(parents=True)  # the campaign's latest phase
