@@ -297,13 +297,16 @@ def _data_text(run: Path) -> str:
         f"{N_PHOTO_PAIRS} pairs synthesised from BSDS500, Urban100, Sun-Hays80, Kodak24 and "
         "McMaster photographs"
     )
-    folders = json.loads((run / "config.json").read_text())["train"]["data"]
-    if any(Path(f).name == strong_folders(Path())[0].name for f in folders):
-        text += (
-            f"; half of every batch stronger blur: the same frames averaged over "
-            f"{STRONG_FRAMES[0]}-{STRONG_FRAMES[1]} frames and {N_STRONG_PHOTO_PAIRS} photo pairs "
-            f"with camera shake of {STRONG_SHAKE[0]:g}-{STRONG_SHAKE[1]:g} pixels per sub-frame"
-        )
+    names = {Path(f).name for f in json.loads((run / "config.json").read_text())["train"]["data"]}
+    long_windows, fast_shake = (folder.name in names for folder in strong_folders(Path()))
+    strong = [
+        *([f"the same frames averaged over {STRONG_FRAMES[0]}-{STRONG_FRAMES[1]} frames"]
+          if long_windows else []),
+        *([f"{N_STRONG_PHOTO_PAIRS} photo pairs with camera shake of {STRONG_SHAKE[0]:g}-"
+           f"{STRONG_SHAKE[1]:g} pixels per sub-frame"] if fast_shake else []),
+    ]  # fmt: skip
+    if strong:
+        text += "; in equal shares with those, stronger blur: " + " and ".join(strong)
     return text
 
 

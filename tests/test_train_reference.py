@@ -69,9 +69,11 @@ def test_crop_and_batch_change_a_new_phase_but_not_a_resumed_one(tmp_path, monke
 
 def test_the_record_says_when_a_phase_trained_on_stronger_blur_too(tmp_path):
     base = [tmp_path / "data" / "gopro0477", tmp_path / "data" / "photos_gopro"]
+    strong_folders = train_reference.strong_folders(tmp_path)
     for name, data in (
         ("plain", base),
-        ("strong", base + train_reference.strong_folders(tmp_path)),
+        ("strong", base + strong_folders),
+        ("photos", [*base, strong_folders[1]]),  # the fast-shake photos alone
     ):
         run = tmp_path / "runs" / name
         run.mkdir(parents=True)
@@ -84,3 +86,5 @@ def test_the_record_says_when_a_phase_trained_on_stronger_blur_too(tmp_path):
     assert (
         strong.startswith(plain) and "stronger blur" in strong and f"{low}-{high} frames" in strong
     )
+    photos = train_reference._data_text(tmp_path / "runs" / "photos")
+    assert "camera shake of" in photos and f"{low}-{high} frames" not in photos
