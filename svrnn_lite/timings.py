@@ -40,7 +40,10 @@ __all__ = [
     "table1_rows",
     "table1_markdown",
     "reproduction",
+    "TARGETS",
     "targets",
+    "arithmetic_floor",
+    "floor_sentence",
     "plot_quality_vs_time",
     "presets_markdown",
     "layer_breakdown",
@@ -297,6 +300,51 @@ def targets(run: dict) -> list[tuple[str, bool | None]]:
         else:
             out.append((f"{our_label} is faster than {peer_label}", None))
     return out
+
+
+def arithmetic_floor(run: dict, name: str) -> float:
+    """The seconds ``name`` would take if every one of its FLOPs ran at the best rate of the run.
+
+    The best rate is that of the fastest convolution in the benchmark's sweep of reference
+    convolutions (``reference_gflops_sweep``): wide 3x3 convolutions, the kind of layer this
+    machine's kernels run fastest. A network slower than a peer even at this floor cannot catch
+    up by a faster implementation of the same layers, only by doing fewer FLOPs.
+
+    >>> run = {"reference_gflops_sweep": 200.0, "results": [{"name": "paper", "gflop": 1000.0}]}
+    >>> arithmetic_floor(run, "paper")
+    5.0
+    """
+    return _results(run)[name]["gflop"] / run["reference_gflops_sweep"]
+
+
+def floor_sentence(run: dict, ours: str, peer: str) -> str:
+    """Whether a faster implementation of ``ours`` could beat ``peer``, from the stored run.
+
+    >>> run = {"reference_gflops_sweep": 200.0, "results": [
+    ...     {"name": "paper", "gflop": 1000.0, "median_s": 8.0},
+    ...     {"name": "nafnet-w32", "gflop": 400.0, "median_s": 4.0}]}
+    >>> print(floor_sentence(run, "paper", "nafnet-w32"))  # doctest: +NORMALIZE_WHITESPACE
+    paper: 1000 GFLOP at the run's best rate, 200 GFLOP/s, take at least 5.00 s, against
+    4.00 s measured for nafnet-w32 (400 GFLOP at 100 GFLOP/s): out of reach for any
+    implementation of the same layers on this machine; paper runs at 62% of the best rate
+    now
+    """
+    results = _results(run)
+    a, b = results[ours], results[peer]
+    best = run["reference_gflops_sweep"]
+    floor = arithmetic_floor(run, ours)
+    if a["median_s"] < b["median_s"]:
+        verdict = "faster already"
+    elif floor < b["median_s"]:
+        verdict = "within reach of a faster implementation"
+    else:
+        verdict = "out of reach for any implementation of the same layers on this machine"
+    return (
+        f"{ours}: {a['gflop']:.0f} GFLOP at the run's best rate, {best:.0f} GFLOP/s, take at "
+        f"least {floor:.2f} s, against {b['median_s']:.2f} s measured for {peer} "
+        f"({b['gflop']:.0f} GFLOP at {b['gflop'] / b['median_s']:.0f} GFLOP/s): {verdict}; "
+        f"{ours} runs at {100 * floor / a['median_s']:.0f}% of the best rate now"
+    )
 
 
 def plot_quality_vs_time(run: dict, ax=None, lite_quality: tuple[float, str] | None = None):

@@ -250,6 +250,18 @@ def test_realism_check_compares_pairs(tmp_path):
     assert "PSNR(blur, sharp) dB" in result.stdout and "synthetic" in result.stdout
 
 
+def test_the_noise_estimate_finds_the_noise_and_ignores_smooth_content():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from realism_check import noise_sigma
+
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0.2, 0.8, 256)[:, None, None] * np.ones((256, 256, 3))
+    noise = rng.normal(0, 2 / 255, (256, 256, 1))  # the same in every channel: 2 grey levels
+    assert noise_sigma(ramp) < 0.01
+    assert noise_sigma(ramp + noise) == pytest.approx(2.0, rel=0.05)
+    assert noise_sigma(ramp + noise / 4) == pytest.approx(0.5, rel=0.05)
+
+
 def test_every_other_training_pair_is_dead_leaves_and_test_pairs_never_are():
     train = [sequence_of("train", i) for i in range(60)]
     assert [name == "dead_leaves" for name, _ in train] == [i % 2 == 1 for i in range(60)]

@@ -156,6 +156,20 @@ def test_targets_say_whether_each_holds(run):
     assert timings.targets(run)[2] == ("the paper preset is faster than NAFNet-w32", None)
 
 
+def test_the_floor_puts_every_flop_at_the_best_rate_of_the_run(run):
+    run["reference_gflops_sweep"] = 500.0
+    assert timings.arithmetic_floor(run, "paper") == pytest.approx(3.0)  # 1500 GFLOP / 500
+    assert timings.arithmetic_floor(run, "lite") == pytest.approx(0.2)
+    missed = timings.floor_sentence(run, "paper", "deblurgan")
+    assert "take at least 3.00 s, against 2.00 s measured for deblurgan" in missed
+    assert "out of reach" in missed and "paper runs at 75% of the best rate now" in missed
+    assert "faster already" in timings.floor_sentence(run, "paper", "nafnet-w32")  # 4 s < 8 s
+    run["results"][3]["median_s"] = 3.5  # NAFNet now faster than the paper preset, not its floor
+    assert "within reach of a faster implementation" in timings.floor_sentence(
+        run, "paper", "nafnet-w32"
+    )
+
+
 def test_presets_table_orders_by_width_then_variant_with_rates_and_scan_shares(run):
     lines = timings.presets_markdown(run).splitlines()
     assert [line.split(" | ")[:2] for line in lines[2:]] == [
