@@ -130,11 +130,22 @@ def current_phase(work: Path) -> Path | None:
 
 
 def phase_config(run: Path, data: list[Path], init: Path | None) -> TrainConfig:
+    """The recipe for the phase in the folder ``run`` (``phase-NN`` or ``phase-NN-<arm>``).
+
+    The seed, which sets every batch (which pairs, crops and flips), is the phase's number NN:
+    a warm restart draws crops the phases before it did not see, instead of replaying the same
+    batches from the new weights. The arms of one probe share their phase's number, so they
+    see the same batches. (Phases 01 to 09 all had seed 0.)
+    """
+    kind, number, *_ = [*run.name.split("-"), ""]
+    if kind != "phase" or not number.isdigit():
+        raise ValueError(f"{run}: a phase's folder is named phase-NN or phase-NN-<arm>")
     return replace(
         RECIPE,
         data=[str(d) for d in data],
         out=str(run),
         init=None if init is None else str(init),
+        seed=int(number),
     )
 
 

@@ -5,6 +5,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "data_scripts"))
 import train_reference  # noqa: E402
@@ -67,24 +69,40 @@ def test_crop_and_batch_change_a_new_phase_but_not_a_resumed_one(tmp_path, monke
     assert cfg.lr == train_reference.RECIPE.lr and Path(cfg.out).name == "phase-05"
 
 
+def test_each_phase_draws_its_own_batches_and_the_arms_of_a_probe_share_theirs(tmp_path):
+    data = [tmp_path / "data"]
+    seeds = {
+        name: train_reference.phase_config(tmp_path / "runs" / name, data, None).seed
+        for name in ("phase-09", "phase-10", "phase-10-crop192", "phase-10-strong-photos")
+    }
+    assert seeds == {
+        "phase-09": 9,
+        "phase-10": 10,
+        "phase-10-crop192": 10,
+        "phase-10-strong-photos": 10,
+    }
+    with pytest.raises(ValueError, match="phase-NN or phase-NN-<arm>"):
+        train_reference.phase_config(tmp_path / "runs" / "photos", data, None)
+
+
 def test_the_record_says_when_a_phase_trained_on_stronger_blur_too(tmp_path):
     base = [tmp_path / "data" / "gopro0477", tmp_path / "data" / "photos_gopro"]
     strong_folders = train_reference.strong_folders(tmp_path)
     for name, data in (
-        ("plain", base),
-        ("strong", base + strong_folders),
-        ("photos", [*base, strong_folders[1]]),  # the fast-shake photos alone
+        ("phase-01", base),
+        ("phase-02", base + strong_folders),
+        ("phase-03", [*base, strong_folders[1]]),  # the fast-shake photos alone
     ):
         run = tmp_path / "runs" / name
         run.mkdir(parents=True)
         cfg = train_reference.phase_config(run, data, None)
         (run / "config.json").write_text(json.dumps({"train": asdict(cfg)}))
-    plain = train_reference._data_text(tmp_path / "runs" / "plain")
-    strong = train_reference._data_text(tmp_path / "runs" / "strong")
+    plain = train_reference._data_text(tmp_path / "runs" / "phase-01")
+    strong = train_reference._data_text(tmp_path / "runs" / "phase-02")
     assert "GOPR0477" in plain and "stronger blur" not in plain
     low, high = train_reference.STRONG_FRAMES
     assert (
         strong.startswith(plain) and "stronger blur" in strong and f"{low}-{high} frames" in strong
     )
-    photos = train_reference._data_text(tmp_path / "runs" / "photos")
+    photos = train_reference._data_text(tmp_path / "runs" / "phase-03")
     assert "camera shake of" in photos and f"{low}-{high} frames" not in photos
