@@ -48,8 +48,8 @@ ARMS = {
     # crop192 with half of every batch from train_reference.make_strong_data: longer exposures
     # of the GoPro frames and faster camera shake of the photographs ("data": folders added)
     "strong-blur": {"crop": 192, "batch_size": 4, "data": ["gopro0477_long", "photos_strong"]},
-    # the same with the fast-shake photographs alone (a third of every batch): the long windows
-    # average away the sensor noise that real blurred frames keep
+    # the same with the fast-shake photographs alone (a third of every batch): tells the two
+    # sources of stronger blur apart
     "strong-photos": {"crop": 192, "batch_size": 4, "data": ["photos_strong"]},
 }
 
