@@ -46,11 +46,17 @@ ARMS = {
     "lr1e-3": {"lr": 1e-3},
     "l2": {"loss": "l2"},
     # crop192 with half of every batch from train_reference.make_strong_data: longer exposures
-    # of the GoPro frames and faster camera shake of the photographs ("data": folders added)
+    # of the GoPro frames and faster camera shake of the photographs ("data": folders added,
+    # each drawn from as much as every other)
     "strong-blur": {"crop": 192, "batch_size": 4, "data": ["gopro0477_long", "photos_strong"]},
     # the same with the fast-shake photographs alone (a third of every batch): tells the two
     # sources of stronger blur apart
     "strong-photos": {"crop": 192, "batch_size": 4, "data": ["photos_strong"]},
+    # crop192 without the nearly static windows: 72% of GOPR0477's 192-px windows and 15% of
+    # the photo pairs' have an input above 30 dB, and teach only to copy the input
+    "moving": {"crop": 192, "batch_size": 4, "static_psnr": 30.0},
+    # crop192 with two thirds of every batch from the photo pairs instead of one half
+    "photos-heavy": {"crop": 192, "batch_size": 4, "data": ["photos_gopro"]},
 }
 
 
@@ -67,8 +73,8 @@ def arm_config(work: Path, phase: int, arm: str, steps: int, data: list[Path]):
     """The recipe with the arm's changes, from the committed weights, one cycle of ``steps``."""
     run = work / "runs" / f"phase-{phase:02d}-{arm}"
     changes = dict(ARMS[arm])
-    names = changes.pop("data", [])
-    data = [*data, *(f for f in campaign.strong_folders(work) if f.name in names)]
+    folders = {f.name: f for f in [*data, *campaign.strong_folders(work)]}
+    data = [*data, *(folders[name] for name in changes.pop("data", []))]
     cfg = campaign.phase_config(run, data, campaign.WEIGHTS)
     return replace(cfg, steps=steps, **changes)
 
@@ -184,7 +190,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(campaign.RECIPE.threads)
     work = args.work.resolve()
     data = campaign.make_data(work)
-    if any("data" in ARMS[arm] for arm in args.arms):
+    strong = {f.name for f in campaign.strong_folders(work)}
+    if any(strong & set(ARMS[arm].get("data", [])) for arm in args.arms):
         campaign.make_strong_data(work)
     plan = load_or_make_plan(work, args.arms, args.minutes, data)
     started = time.monotonic()

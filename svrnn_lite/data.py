@@ -18,6 +18,7 @@ import torch
 
 from svrnn_lite.images import image_size, load_image
 from svrnn_lite.layout import gopro_pairs  # noqa: F401  (chapters import it from here)
+from svrnn_lite.metrics import psnr
 from svrnn_lite.synth import synth_pair
 from svrnn_lite.synth_config import TEST_SIZE, TRAIN_SIZE
 
@@ -212,8 +213,17 @@ class SyntheticPairs:
         return height, width
 
 
+#: How many times :func:`random_crop_batch` redraws a nearly static window before keeping one.
+REDRAWS = 8
+
+
 def random_crop_batch(
-    pairs, rng: np.random.Generator, batch_size: int, crop: int, part: slice = slice(None)
+    pairs,
+    rng: np.random.Generator,
+    batch_size: int,
+    crop: int,
+    part: slice = slice(None),
+    static_psnr: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A training batch: random pairs, one random ``crop`` x ``crop`` window each, random flips.
 
@@ -229,7 +239,11 @@ def random_crop_batch(
     part : slice
         Cut only these crops of the batch (a rank's share in data-parallel training,
         :func:`svrnn_lite.distributed.batch_share`). The other crops are drawn all the same,
-        without reading their pixels, so crop ``i`` is the same whichever part asks for it.
+        so crop ``i`` is the same whichever part asks for it.
+    static_psnr : float
+        Redraw a window whose blurry input is above this PSNR (dB, against its sharp window):
+        a nearly static part of the scene, which teaches only to copy the input. Up to
+        :data:`REDRAWS` times, then the last window is kept. 0 keeps every window.
 
     Returns
     -------
@@ -249,18 +263,14 @@ def random_crop_batch(
     blurred_batch, sharp_batch = [], []
     cut = range(batch_size)[part]
     for i in range(batch_size):
-        index = int(rng.integers(len(pairs)))
-        height, width = _image_shape(pairs, index)
-        check_size(_pair_name(pairs, index), (height, width), crop=crop)
-        top, left = int(rng.integers(height - crop + 1)), int(rng.integers(width - crop + 1))
-        flip_horizontally, flip_vertically = rng.random() < 0.5, rng.random() < 0.5
+        for _ in range(1 + (REDRAWS if static_psnr else 0)):
+            index, window, flips = _draw_window(pairs, rng, crop)
+            if not static_psnr or psnr(*_cut_window(pairs, index, window)) <= static_psnr:
+                break
         if i not in cut:  # another rank's crop
             continue
-        blurred, sharp = _stored(pairs, index)  # cut first, convert only the window
-        header = ("the size in its header", (height, width))
-        check_size(_pair_name(pairs, index), sharp.shape[:2], like=header)
-        window = (slice(top, top + crop), slice(left, left + crop))
-        blurred, sharp = blurred[window], sharp[window]
+        blurred, sharp = _cut_window(pairs, index, window)
+        flip_horizontally, flip_vertically = flips
         if flip_horizontally:
             blurred, sharp = blurred[:, ::-1], sharp[:, ::-1]
         if flip_vertically:
@@ -268,6 +278,27 @@ def random_crop_batch(
         blurred_batch.append(as_float(blurred.transpose(2, 0, 1)))
         sharp_batch.append(as_float(sharp.transpose(2, 0, 1)))
     return torch.from_numpy(np.stack(blurred_batch)), torch.from_numpy(np.stack(sharp_batch))
+
+
+def _draw_window(pairs, rng: np.random.Generator, crop: int):
+    """A random pair, a ``crop`` x ``crop`` window in it, and whether to flip it (horizontally,
+    vertically), from the image size alone: no pixels are read."""
+    index = int(rng.integers(len(pairs)))
+    height, width = _image_shape(pairs, index)
+    check_size(_pair_name(pairs, index), (height, width), crop=crop)
+    top, left = int(rng.integers(height - crop + 1)), int(rng.integers(width - crop + 1))
+    flips = rng.random() < 0.5, rng.random() < 0.5
+    return index, (slice(top, top + crop), slice(left, left + crop)), flips
+
+
+def _cut_window(pairs, index: int, window) -> tuple[np.ndarray, np.ndarray]:
+    """The window of pair ``index``, as stored (cut first, converted to float only later)."""
+    blurred, sharp = _stored(pairs, index)
+    height, width = _image_shape(pairs, index)
+    check_size(
+        _pair_name(pairs, index), sharp.shape[:2], like=("the size in its header", (height, width))
+    )
+    return blurred[window], sharp[window]
 
 
 def check_size(image, size: tuple[int, int], crop: int | None = None, like=None) -> None:

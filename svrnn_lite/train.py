@@ -211,7 +211,9 @@ def train(
         # the next batch is cut while this step trains (numpy and PNG decoding release the GIL)
         def batch_of(t):  # this rank's share of batch t, the same crops for any number of ranks
             rng = np.random.default_rng([cfg.seed, t])
-            return random_crop_batch(train_set, rng, cfg.batch_size, cfg.crop, share)
+            return random_crop_batch(
+                train_set, rng, cfg.batch_size, cfg.crop, share, cfg.static_psnr
+            )
 
         upcoming = loader.submit(batch_of, step)
         while step < cfg.steps:

@@ -50,6 +50,11 @@ class TrainConfig:
     steps: int = _option(2000, "optimisation steps")
     batch_size: int = _option(8, "crops per step (all processes together under torchrun)")
     crop: int = _option(128, "side of the random training crops, pixels")
+    static_psnr: float = _option(
+        0.0,
+        "redraw a training crop whose blurry input is above this PSNR in dB (a nearly static "
+        "window) up to 8 times; 0: keep every crop",
+    )
     lr: float = _option(3e-4, "initial learning rate of Adam")
     schedule: str = _option("poly", "learning-rate decay: poly (the SVRNN code's) or cosine")
     lr_power: float = _option(2.0, "poly decay: lr_t = lr * (1 - t / steps) ** lr_power")
@@ -79,6 +84,7 @@ LOSSES = ("l2", "psnr", "charbonnier")
 AT_LEAST = {
     "data_seed": 0, "steps": 1, "batch_size": 1, "crop": 1, "lr_power": 0, "weight_decay": 0,
     "val_every": 1, "val_images": 1, "seed": 0, "threads": 0, "warmup": 0, "ema": 0,
+    "static_psnr": 0,
 }  # fmt: skip
 #: The numeric settings that must be above zero (with 0, the network would not learn).
 ABOVE_ZERO = ("lr", "grad_clip")

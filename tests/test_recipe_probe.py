@@ -39,6 +39,20 @@ def test_the_strong_blur_arm_adds_the_strong_folders_after_the_validation_folder
     assert photos.data == [str(d) for d in (*data, strong[1])]
 
 
+def test_the_photos_heavy_arm_draws_the_photo_pairs_twice_as_often_as_the_real_ones(tmp_path):
+    data = [tmp_path / "data" / "gopro0477", tmp_path / "data" / "photos_gopro"]
+    cfg = recipe_probe.arm_config(tmp_path, 12, "photos-heavy", 300, data)
+    assert cfg.data == [str(d) for d in (*data, data[1])]  # MixedPairs: a third each
+
+
+def test_the_moving_arm_is_crop192_that_redraws_nearly_static_windows(tmp_path):
+    data = [tmp_path / "real", tmp_path / "photos"]
+    cfg = recipe_probe.arm_config(tmp_path, 12, "moving", 300, data)
+    control = recipe_probe.arm_config(tmp_path, 12, "crop192", 300, data)
+    assert cfg.static_psnr == 30.0 and control.static_psnr == 0
+    assert cfg == replace(control, static_psnr=cfg.static_psnr, out=cfg.out)
+
+
 def test_arms_that_differ_only_in_data_share_one_timing(tmp_path, monkeypatch):
     import run_ablation
 

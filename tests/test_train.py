@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from svrnn_lite import train as train_module
 from svrnn_lite.checkpoint import load_checkpoint, safe_load
 from svrnn_lite.cli import build_parser
 from svrnn_lite.data import PairDataset, random_crop_batch
 from svrnn_lite.layout import gopro_pairs
+from svrnn_lite.metrics import psnr
 from svrnn_lite.models import build_model
 from svrnn_lite.synth import write_dataset
 from svrnn_lite.train import TrainConfig, TrainingDiverged, train
@@ -142,6 +144,27 @@ def test_several_data_folders_are_drawn_from_in_equal_shares(tiny_dataset, tmp_p
     assert train(cfg, log=quiet)["finished"]
 
 
+def test_nearly_static_windows_are_redrawn_when_asked(tmp_path):
+    # the left half of the scene stands still (blurred = sharp), the right half is blurred
+    rng = np.random.default_rng(0)
+    sharp = rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    blurred = sharp.copy()
+    blurred[:, 64:] = (0.5 * sharp[:, 64:] + 0.5 * np.roll(sharp[:, 64:], 3, axis=1)).astype(
+        np.uint8
+    )
+    paths = tmp_path / "blurred.png", tmp_path / "sharp.png"
+    for path, image in zip(paths, (blurred, sharp), strict=True):
+        Image.fromarray(image).save(path)
+    pairs = PairDataset([paths])
+
+    def input_psnrs(**options):
+        b, s = random_crop_batch(pairs, np.random.default_rng(1), 64, 16, **options)
+        return [psnr(x, y) for x, y in zip(b, s, strict=True)]
+
+    assert np.mean(np.isinf(input_psnrs())) > 0.3  # every crop kept: many copy the input
+    assert max(input_psnrs(static_psnr=30.0)) <= 30.0
+
+
 def test_resume_after_a_pause_gives_bit_identical_weights(tiny_dataset, tmp_path):
     straight = train(config(tiny_dataset, tmp_path / "straight"), log=quiet)
     paused = train(config(tiny_dataset, tmp_path / "paused"), stop_after_steps=4, log=quiet)
@@ -244,6 +267,7 @@ def test_crop_larger_than_the_images_is_a_clear_error(tiny_dataset, tmp_path):
         ("--schedule", "step", "--schedule must be one of poly, cosine, got 'step'"),
         ("--ema", "1", "--ema must be below 1, got 1.0"),
         ("--warmup", "-1", "--warmup must be >= 0, got -1"),
+        ("--static-psnr", "-5", "--static-psnr must be >= 0, got -5.0"),
     ],
 )
 def test_out_of_range_options_are_refused_by_name_before_any_work(

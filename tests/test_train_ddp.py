@@ -167,11 +167,14 @@ def test_a_checkpoint_older_than_the_amp_option_resumes(tiny_dataset, tmp_path):
 # --- the ranks' shares of a batch -----------------------------------------------------------
 
 
-def test_the_ranks_shares_put_together_are_the_batch_of_one_process(tiny_dataset):
+@pytest.mark.parametrize("static_psnr", [0.0, 30.0])
+def test_the_ranks_shares_put_together_are_the_batch_of_one_process(tiny_dataset, static_psnr):
     pairs = MixedPairs([PairDataset(gopro_pairs(tiny_dataset, "train"), cache=False)] * 2)
-    whole = random_crop_batch(pairs, np.random.default_rng([0, 7]), 6, 32)
+    whole = random_crop_batch(pairs, np.random.default_rng([0, 7]), 6, 32, static_psnr=static_psnr)
     shares = [
-        random_crop_batch(pairs, np.random.default_rng([0, 7]), 6, 32, batch_share(6, r, 3))
+        random_crop_batch(
+            pairs, np.random.default_rng([0, 7]), 6, 32, batch_share(6, r, 3), static_psnr
+        )
         for r in range(3)
     ]
     for i in (0, 1):  # blurred, sharp
