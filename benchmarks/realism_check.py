@@ -11,7 +11,9 @@ content is not a photograph's; 300 pairs take about a minute), and prints for bo
 - gradient-energy ratio ``sum |grad blur|^2 / sum |grad sharp|^2`` of the grey image: how much of
   the sharp image's detail survives the blur (1 = none lost);
 - the noise level of the blurry and of the sharp image in 8-bit grey levels (Immerkaer's estimate,
-  which fine texture also raises): averaging more frames lowers the blurry image's.
+  which fine texture also raises): averaging more frames lowers the blurry image's;
+
+and the share of nearly static crops, whose input is above :data:`STATIC_PSNR`.
 
 The real crops are for development only: they are read, never copied or shown. Without them the
 script says so and exits with status 0.
@@ -37,16 +39,14 @@ import numpy as np
 
 from svrnn_lite.images import load_image
 from svrnn_lite.layout import gopro_pairs
+from svrnn_lite.metrics import psnr
 from svrnn_lite.synth import DEAD_LEAVES, sequence_of, synth_pair
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "realblur" / "gopro_train_crops"
 CROP = 128
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two float images in [0, 1], after rounding both to 8 bits."""
-    a8, b8 = (np.round(x * 255).astype(np.float64) for x in (a, b))
-    return float(10 * np.log10(255.0**2 / np.mean((a8 - b8) ** 2)))
+#: A crop whose blurry input is above this PSNR is nearly static: it teaches only to copy the
+#: input (``svrnn-lite train --static-psnr`` redraws such training crops).
+STATIC_PSNR = 30.0
 
 
 def gradient_energy(image: np.ndarray) -> float:
@@ -157,6 +157,9 @@ def main(argv=None) -> int:
             q = np.percentile(values, [10, 25, 50, 75, 90])
             cells = " ".join(f"{v:7.3f}" for v in (*q, values.mean()))
             print(f"{name:28s} {label:10s} {cells}")
+    shares = (f"{label} {np.mean(stats['PSNR(blur, sharp) dB'] > STATIC_PSNR):.0%}"
+              for label, stats in sets.items())  # fmt: skip
+    print(f"nearly static crops (input above {STATIC_PSNR:g} dB): {', '.join(shares)}")
     return 0
 
 

@@ -248,6 +248,7 @@ def test_realism_check_compares_pairs(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "PSNR(blur, sharp) dB" in result.stdout and "synthetic" in result.stdout
+    assert "nearly static crops (input above 30 dB): real 0%" in result.stdout
 
 
 def test_the_noise_estimate_finds_the_noise_and_ignores_smooth_content():
