@@ -17,8 +17,9 @@ cores (chapter *Training*)::
    phase's checkpoint when there is one. With no checkpoint under ``--work`` (a new machine),
    a new phase starts from the committed weights (a warm restart with the same recipe).
    ``--cycle STEPS`` makes a new phase one cosine cycle that anneals the rate to zero,
-   ``--crop``/``--batch-size`` change a new phase's crops and ``--strong-blur`` adds the data
-   of :func:`make_strong_data` to it (a resumed phase keeps its own).
+   ``--crop``/``--batch-size``/``--static-psnr`` change a new phase's crops and
+   ``--strong-blur`` adds the data of :func:`make_strong_data` to it (a resumed phase keeps its
+   own).
 3. ``--export`` scores the phase's checkpoint (its moving average of the weights) on the real
    pairs of ``benchmarks/real_blur_check.py``, the synthetic photo test split and the bundled
    synthetic test split, writes the weights and that record to ``svrnn_lite/weights/lite.pt``
@@ -175,6 +176,13 @@ def main(argv=None) -> int:
         help=f"a new phase's crops per batch (default the recipe's {RECIPE.batch_size})",
     )
     parser.add_argument(
+        "--static-psnr",
+        type=float,
+        metavar="DB",
+        help="a new phase redraws training crops whose input is above DB dB, nearly static "
+        "windows (the probe's moving arm: 30; default the recipe's 0, every crop kept)",
+    )
+    parser.add_argument(
         "--strong-blur",
         action="store_true",
         help="a new phase also draws half of every batch from the folders of stronger blur "
@@ -185,7 +193,11 @@ def main(argv=None) -> int:
         "--phase", help="with --export: the phase to export (default the latest), e.g. phase-05"
     )
     args = parser.parse_args(argv)
-    changes = {k: v for k, v in (("crop", args.crop), ("batch_size", args.batch_size)) if v}
+    changes = {
+        name: getattr(args, name)
+        for name in ("crop", "batch_size", "static_psnr")
+        if getattr(args, name) is not None
+    }
     args.work = args.work.resolve()  # the same paths in every slice's settings
     data = make_data(args.work)
     run = current_phase(args.work)

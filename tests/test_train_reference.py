@@ -69,6 +69,21 @@ def test_crop_and_batch_change_a_new_phase_but_not_a_resumed_one(tmp_path, monke
     assert cfg.lr == train_reference.RECIPE.lr and Path(cfg.out).name == "phase-05"
 
 
+def test_the_command_line_hands_a_new_phase_its_crop_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_reference, "CURVE", tmp_path / "campaign.csv")
+    monkeypatch.setattr(train_reference, "make_data", lambda work: [work / "data"])
+    trained = []
+    monkeypatch.setattr(
+        train_reference, "train", lambda cfg, **_: trained.append(cfg) or {"finished": True}
+    )
+    changes = ["--crop", "192", "--batch-size", "4", "--static-psnr", "30"]
+    assert train_reference.main(["--work", str(tmp_path), "--new-phase", *changes]) == 0
+    assert (trained[0].crop, trained[0].batch_size, trained[0].static_psnr) == (192, 4, 30.0)
+    assert train_reference.main(["--work", str(tmp_path), "--new-phase"]) == 0
+    recipe = train_reference.RECIPE
+    assert (trained[1].crop, trained[1].static_psnr) == (recipe.crop, recipe.static_psnr)
+
+
 def test_each_phase_draws_its_own_batches_and_the_arms_of_a_probe_share_theirs(tmp_path):
     data = [tmp_path / "data"]
     seeds = {
