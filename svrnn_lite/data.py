@@ -243,7 +243,9 @@ def random_crop_batch(
     static_psnr : float
         Redraw a window whose blurry input is above this PSNR (dB, against its sharp window):
         a nearly static part of the scene, which teaches only to copy the input. Up to
-        :data:`REDRAWS` times, then the last window is kept. 0 keeps every window.
+        :data:`REDRAWS` times, then the last window is kept. 0 keeps every window. The check
+        reads the pixels of every window drawn (of a pair synthesised on the fly, it makes the
+        pair), the other ranks' crops included.
 
     Returns
     -------
@@ -263,13 +265,17 @@ def random_crop_batch(
     blurred_batch, sharp_batch = [], []
     cut = range(batch_size)[part]
     for i in range(batch_size):
+        looked_at = None  # the window's pixels, when the static check read them
         for _ in range(1 + (REDRAWS if static_psnr else 0)):
             index, window, flips = _draw_window(pairs, rng, crop)
-            if not static_psnr or psnr(*_cut_window(pairs, index, window)) <= static_psnr:
+            if not static_psnr:
+                break
+            looked_at = _cut_window(pairs, index, window)
+            if psnr(*looked_at) <= static_psnr:
                 break
         if i not in cut:  # another rank's crop
             continue
-        blurred, sharp = _cut_window(pairs, index, window)
+        blurred, sharp = looked_at or _cut_window(pairs, index, window)
         flip_horizontally, flip_vertically = flips
         if flip_horizontally:
             blurred, sharp = blurred[:, ::-1], sharp[:, ::-1]
