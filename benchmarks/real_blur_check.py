@@ -53,18 +53,20 @@ BINS = (24.0, 28.0, 32.0)
 
 
 class FramePairs:
-    """The held-out pairs of a folder of frames, made in memory when first asked for."""
+    """The held-out pairs of a folder of frames, made in memory when first asked for
+    (``gamma``: averaged in linear light, GoPro ``blur_gamma``; None: GoPro ``blur``)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, gamma: float | None = None):
         self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         self.windows = frame_windows(len(self.files))["test"]
         self.split = f"{folder.name}/held-out"
+        self.gamma = gamma
 
     def __len__(self) -> int:
         return len(self.windows)
 
     def __getitem__(self, index: int):
-        return average_window(self.files, *self.windows[index])
+        return average_window(self.files, *self.windows[index], gamma=self.gamma)
 
 
 def real_sets(shared: Path) -> dict:

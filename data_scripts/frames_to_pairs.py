@@ -9,16 +9,17 @@ train --data`` and ``svrnn-lite eval --data`` read them like GoPro::
     .venv/bin/python data_scripts/frames_to_pairs.py \\
         ../shared/realblur/gopro_frames/GOPR0477_11_00 /somewhere/gopro0477
 
-- ``train/<name>/{blur,sharp}/<centre>.png``: one pair per centre frame whose window lies wholly
-  before the held-out block, N drawn from 7..13 (seeded; ``--n-frames 13 25`` averages more
-  frames, as a longer exposure or a faster camera would);
-- ``test/<name>/{blur,sharp}/<centre>.png``: pairs whose windows lie wholly inside the last
-  ``--held-out`` frames (60 by default), every ``--test-every``-th centre: for validation only;
-  no training window touches these frames.
+- ``train/<name>/{blur,blur_gamma,sharp}/<centre>.png``: one pair per centre frame whose window
+  lies wholly before the held-out block, N drawn from 7..13 (seeded; ``--n-frames 13 25``
+  averages more frames, as a longer exposure or a faster camera would); ``blur`` averages the
+  encoded values and ``blur_gamma`` the same frames in linear light, as GoPro ships both;
+- ``test/<name>/{blur,blur_gamma,sharp}/<centre>.png``: pairs whose windows lie wholly inside
+  the last ``--held-out`` frames (60 by default), every ``--test-every``-th centre: for
+  validation only; no training window touches these frames.
 
-The pairs are the data's, not ours to redistribute: write them outside the repository. Pairs
-already written are kept, so an interrupted run continues; ``pairs.json`` records the window of
-every pair.
+The pairs are the data's, not ours to redistribute: write them outside the repository. Images
+already written are kept, so an interrupted run continues (and a folder made before
+``blur_gamma`` existed gains it); ``pairs.json`` records the window of every pair.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ import sys
 from pathlib import Path
 
 from svrnn_lite.atomic import atomic_path
+from svrnn_lite.blur import GOPRO_GAMMA
 from svrnn_lite.frames import N_FRAMES, average_window, frame_windows
 from svrnn_lite.images import save_image
 from svrnn_lite.layout import IMAGE_SUFFIXES
+
+VARIANTS = ("blur", "blur_gamma", "sharp")
 
 
 def main(argv=None) -> int:
@@ -67,16 +71,17 @@ def main(argv=None) -> int:
     for split, split_windows in plan.items():
         for first, n in split_windows:
             centre = files[first + n // 2]
-            paths = {
-                v: args.out / split / name / v / f"{centre.stem}.png" for v in ("blur", "sharp")
-            }
+            paths = {v: args.out / split / name / v / f"{centre.stem}.png" for v in VARIANTS}
             record["pairs"][f"{split}/{centre.stem}"] = [files[first].name, n]
-            if all(p.exists() for p in paths.values()):
+            missing = [variant for variant, path in paths.items() if not path.exists()]
+            if not missing:
                 continue
             blurred, sharp = average_window(files, first, n)
-            for variant, image in (("blur", blurred), ("sharp", sharp)):
+            blurred_gamma, _ = average_window(files, first, n, gamma=GOPRO_GAMMA)
+            images = {"blur": blurred, "blur_gamma": blurred_gamma, "sharp": sharp}
+            for variant in missing:
                 paths[variant].parent.mkdir(parents=True, exist_ok=True)
-                save_image(paths[variant], image)
+                save_image(paths[variant], images[variant])
         print(f"{split}: {len(split_windows)} pairs in {args.out / split / name}")
     with atomic_path(args.out / "pairs.json") as tmp:
         tmp.write_text(json.dumps(record, indent=1) + "\n")

@@ -57,6 +57,9 @@ ARMS = {
     "moving": {"crop": 192, "batch_size": 4, "static_psnr": 30.0},
     # crop192 with two thirds of every batch from the photo pairs instead of one half
     "photos-heavy": {"crop": 192, "batch_size": 4, "data": ["photos_gopro"]},
+    # moving with every pair also averaged in linear light (GoPro's blur_gamma), so that half
+    # of the crops are: the real crops are brighter than their targets, as such averages are
+    "linear-light": {"crop": 192, "batch_size": 4, "static_psnr": 30.0, "variant": "both"},
 }
 
 
@@ -153,16 +156,22 @@ def load_or_make_plan(work: Path, arms: list[str], minutes: float, data: list[Pa
 
 
 def scores(model, data: list[Path]) -> dict:
-    """The shipped model's record for ``model``: every real set and the photo test split."""
+    """The shipped model's record for ``model``: every real set and the photo test split, and
+    the held-out block and the photo test split averaged in linear light (GoPro ``blur_gamma``)."""
+    from svrnn_lite.blur import GOPRO_GAMMA
     from svrnn_lite.data import PairDataset, gopro_pairs
     from svrnn_lite.evaluate import evaluate
 
     sys.path.insert(0, str(campaign.ROOT / "benchmarks"))
-    from real_blur_check import real_sets, summary
+    from real_blur_check import FRAMES, FramePairs, real_sets, summary
 
-    result = {name: summary(evaluate(model, pairs)) for name, pairs in real_sets(
-        campaign.SHARED / "realblur").items()}  # fmt: skip
-    result["photo test split"] = summary(evaluate(model, PairDataset(gopro_pairs(data[1], "test"))))
+    shared = campaign.SHARED / "realblur"
+    result = {name: summary(evaluate(model, pairs)) for name, pairs in real_sets(shared).items()}
+    for variant, label in (("blur", ""), ("blur_gamma", ", linear light")):
+        photos = PairDataset(gopro_pairs(data[1], "test", variant))
+        result["photo test split" + label] = summary(evaluate(model, photos))
+    linear = FramePairs(shared / FRAMES, gamma=GOPRO_GAMMA)
+    result["held-out block, linear light"] = summary(evaluate(model, linear))
     return result
 
 

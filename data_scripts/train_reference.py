@@ -17,7 +17,8 @@ cores (chapter *Training*)::
    phase's checkpoint when there is one. With no checkpoint under ``--work`` (a new machine),
    a new phase starts from the committed weights (a warm restart with the same recipe).
    ``--cycle STEPS`` makes a new phase one cosine cycle that anneals the rate to zero,
-   ``--crop``/``--batch-size``/``--static-psnr`` change a new phase's crops and
+   ``--crop``/``--batch-size``/``--static-psnr`` change a new phase's crops, ``--variant both``
+   also trains it on every pair averaged in linear light, and
    ``--strong-blur`` adds the data of :func:`make_strong_data` to it (a resumed phase keeps its
    own).
 3. ``--export`` scores the phase's checkpoint (its moving average of the weights) on the real
@@ -38,6 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from svrnn_lite.train import TrainConfig, train
+from svrnn_lite.train_config import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -100,7 +102,7 @@ def strong_folders(work: Path) -> list[Path]:
 
 
 def _real_pairs(folder: Path, n_frames=None) -> None:
-    if (folder / "pairs.json").exists():
+    if (folder / "pairs.json").exists() and _complete(folder):
         return
     command = [
         sys.executable,
@@ -118,6 +120,16 @@ def _photo_pairs(folder: Path, n: int, shake=None) -> None:
         from svrnn_lite.synth import write_dataset
 
         write_dataset(folder, n_train=n, n_test=24, photos=SHARED / "photos", photo_shake=shake)
+
+
+def _complete(folder: Path) -> bool:
+    """Whether every pair of ``folder`` has its linear-light average too (``blur_gamma``): run
+    again on a folder made before it wrote those, ``frames_to_pairs.py`` adds them."""
+    return all(
+        len(list(sequence.glob("blur_gamma/*.png"))) == len(list(sequence.glob("blur/*.png")))
+        for sequence in folder.glob("*/*")
+        if sequence.is_dir()
+    )
 
 
 def _pairs_in(root: Path) -> int:
@@ -183,6 +195,13 @@ def main(argv=None) -> int:
         "windows (the probe's moving arm: 30; default the recipe's 0, every crop kept)",
     )
     parser.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        help="a new phase's blurry images: both also trains on every pair averaged in linear "
+        "light (GoPro's blur_gamma; the probe's linear-light arm); default the recipe's "
+        f"{RECIPE.variant}",
+    )
+    parser.add_argument(
         "--strong-blur",
         action="store_true",
         help="a new phase also draws half of every batch from the folders of stronger blur "
@@ -195,7 +214,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     changes = {
         name: getattr(args, name)
-        for name in ("crop", "batch_size", "static_psnr")
+        for name in ("crop", "batch_size", "static_psnr", "variant")
         if getattr(args, name) is not None
     }
     args.work = args.work.resolve()  # the same paths in every slice's settings
@@ -320,7 +339,10 @@ def _data_text(run: Path) -> str:
         f"{N_PHOTO_PAIRS} pairs synthesised from BSDS500, Urban100, Sun-Hays80, Kodak24 and "
         "McMaster photographs"
     )
-    names = {Path(f).name for f in json.loads((run / "config.json").read_text())["train"]["data"]}
+    settings = json.loads((run / "config.json").read_text())["train"]
+    if settings.get("variant") == "both":
+        text += ", each pair also averaged in linear light (GoPro's blur_gamma)"
+    names = {Path(f).name for f in settings["data"]}
     long_windows, fast_shake = (folder.name in names for folder in strong_folders(Path()))
     strong = [
         *([f"the same frames averaged over {STRONG_FRAMES[0]}-{STRONG_FRAMES[1]} frames"]

@@ -33,13 +33,16 @@ import numpy as np
 from svrnn_lite.motion import Trajectory, random_objects, shake_trajectory
 from svrnn_lite.render import as_rgb_float, render_frames
 
-__all__ = ["BlurPair", "average_frames", "make_blur_pair", "to_8bit_levels"]
+__all__ = ["GOPRO_GAMMA", "BlurPair", "average_frames", "make_blur_pair", "to_8bit_levels"]
 
 
 # --- the GoPro average -----------------------------------------------------------------------
 
+#: The camera response GoPro's ``blur_gamma`` folders decode the frames with before averaging.
+GOPRO_GAMMA = 2.2
 
-def average_frames(frames: np.ndarray, gamma: float | None = 2.2) -> np.ndarray:
+
+def average_frames(frames: np.ndarray, gamma: float | None = GOPRO_GAMMA) -> np.ndarray:
     """Average sharp frames into one blurry image, as the GoPro dataset does.
 
     ``B = ((1/N) * sum_i S_i**gamma) ** (1/gamma)``: each frame is decoded to linear light with the
@@ -132,7 +135,7 @@ def make_blur_pair(
     n_objects: int | None = None,
     object_speed: float = 2.0,
     object_images: Sequence[np.ndarray] | None = None,
-    gamma: float | None = 2.2,
+    gamma: float | None = GOPRO_GAMMA,
     noise_sigma: float = 0.005,
     quantize: bool = True,
 ) -> BlurPair:

@@ -1,9 +1,10 @@
 """Real blurry/sharp pairs from consecutive high-speed video frames: GoPro's own recipe.
 
 Nah et al. (2017) made every GoPro pair by averaging N = 7..13 consecutive sharp frames of a
-240-fps video (the gamma-encoded values: their ``blur`` variant) and keeping the centre frame
-as the target. Given such frames, :func:`frame_windows` plans the windows of a training split
-and of a held-out block at the end of the video, and :func:`average_window` makes one pair.
+240-fps video (the gamma-encoded values: their ``blur`` variant; ``blur_gamma`` averages in
+linear light) and keeping the centre frame as the target. Given such frames,
+:func:`frame_windows` plans the windows of a training split and of a held-out block at the end
+of the video, and :func:`average_window` makes one pair.
 
 Explained in chapter *Blur synthesis by frame averaging*.
 """
@@ -78,15 +79,18 @@ def frame_windows(
 
 
 def average_window(
-    files: Sequence[str | os.PathLike], first: int, n: int
+    files: Sequence[str | os.PathLike], first: int, n: int, gamma: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The GoPro pair of frames ``first .. first + n - 1``: their average and the centre frame.
+
+    ``gamma=None`` averages the encoded values (GoPro ``blur``); ``gamma=2.2`` averages in
+    linear light (GoPro ``blur_gamma``, :func:`svrnn_lite.blur.average_frames`), as a long
+    exposure adds up light.
 
     Returns
     -------
     blurred, sharp : ndarray, float32, shape (H, W, 3)
-        The mean of the encoded frames rounded to 8 bits (GoPro ``blur``), and frame
-        ``first + n // 2``.
+        The average of the frames rounded to 8 bits, and frame ``first + n // 2``.
     """
     frames = np.stack([load_image(path) for path in files[first : first + n]])
-    return to_8bit_levels(average_frames(frames, gamma=None)), frames[n // 2]
+    return to_8bit_levels(average_frames(frames, gamma=gamma)), frames[n // 2]

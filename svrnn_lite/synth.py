@@ -32,7 +32,7 @@ from skimage.transform import resize
 from tqdm.auto import tqdm
 
 from svrnn_lite.atomic import atomic_path
-from svrnn_lite.blur import BlurPair, average_frames, make_blur_pair
+from svrnn_lite.blur import GOPRO_GAMMA, BlurPair, average_frames, make_blur_pair
 from svrnn_lite.dead_leaves import dead_leaves
 from svrnn_lite.images import load_image, save_image
 from svrnn_lite.sources import load_source, photo_sources, source_names
@@ -221,7 +221,7 @@ def synth_pair(
     pair = make_blur_pair(
         canvas, rng, size=size, margin=MARGIN, object_images=others, gamma=None, **blur_kwargs
     )
-    blurred_gamma = np.round(average_frames(pair.frames, gamma=2.2) * 255) / 255
+    blurred_gamma = np.round(average_frames(pair.frames, gamma=GOPRO_GAMMA) * 255) / 255
     return name, pair, blurred_gamma.astype(np.float32)
 
 
@@ -235,7 +235,7 @@ def _photo_pair(split, index, size, rng, photos, photo_shake, blur_kwargs):
     pair = make_blur_pair(
         canvas, rng, size=size, margin=PHOTO_MARGIN, object_images=others, gamma=None, **settings
     )
-    blurred_gamma = np.round(average_frames(pair.frames, gamma=2.2) * 255) / 255
+    blurred_gamma = np.round(average_frames(pair.frames, gamma=GOPRO_GAMMA) * 255) / 255
     return _sequence(split, index, photos)[0], pair, blurred_gamma.astype(np.float32)
 
 

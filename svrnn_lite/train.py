@@ -98,11 +98,15 @@ def training_pairs(cfg: TrainConfig):
             SyntheticPairs("test", n=cfg.val_images, seed=cfg.data_seed),
         )
     folders = [cfg.data] if isinstance(cfg.data, str) else list(cfg.data)
-    sets = [PairDataset(gopro_pairs(folder, "train", cfg.variant)) for folder in folders]
+    variants = ("blur", "blur_gamma") if cfg.variant == "both" else (cfg.variant,)
+    sets = [
+        PairDataset([pair for v in variants for pair in gopro_pairs(folder, "train", v)])
+        for folder in folders
+    ]
     train = sets[0] if len(sets) == 1 else MixedPairs(sets)
     first = folders[0]
     has_test = Path(first, "test").is_dir()  # without a test split, validate on training pairs
-    val_pairs = gopro_pairs(first, "test" if has_test else "train", cfg.variant)
+    val_pairs = gopro_pairs(first, "test" if has_test else "train", variants[0])
     stride = max(1, len(val_pairs) // cfg.val_images)  # spread over the sequences
     return train, PairDataset(val_pairs[::stride][: cfg.val_images], cache=True)
 

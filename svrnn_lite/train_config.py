@@ -19,6 +19,7 @@ __all__ = [
     "LOSSES",
     "SCHEDULES",
     "TrainConfig",
+    "VARIANTS",
     "check_config",
     "check_loss",
     "learning_rate",
@@ -42,7 +43,12 @@ class TrainConfig:
         "dataset folder(s) in the GoPro layout, drawn from in equal shares and validated on the "
         "first one's test split; none: synthesise",
     )
-    variant: str = _option("blur", "blurry images of the GoPro layout: blur or blur_gamma")
+    variant: str = _option(
+        "blur",
+        "blurry images of the GoPro layout: blur (the frames' encoded values averaged), "
+        "blur_gamma (averaged in linear light) or both (every pair twice, once in each; "
+        "validated on blur)",
+    )
     data_seed: int = _option(0, "seed of the pairs synthesised on the fly")
     loss: str = _option(
         "l2", "l2 (the paper: mean squared error), psnr (mean per-crop PSNR) or charbonnier"
@@ -78,6 +84,8 @@ class TrainConfig:
 
 #: The learning-rate schedules :func:`learning_rate` knows.
 SCHEDULES = ("poly", "cosine")
+#: The blurry images a run can train on: GoPro's two folders, or both of them.
+VARIANTS = ("blur", "blur_gamma", "both")
 #: The objectives :func:`svrnn_lite.train.training_loss` knows.
 LOSSES = ("l2", "psnr", "charbonnier")
 #: The smallest value each numeric setting of :class:`TrainConfig` allows.
@@ -148,8 +156,8 @@ def check_config(cfg: TrainConfig) -> None:
     Raises
     ------
     ValueError
-        If the loss or schedule is unknown or a number is out of its range (:data:`AT_LEAST`,
-        :data:`ABOVE_ZERO`).
+        If the loss, schedule or variant is unknown or a number is out of its range
+        (:data:`AT_LEAST`, :data:`ABOVE_ZERO`).
 
     Examples
     --------
@@ -161,6 +169,8 @@ def check_config(cfg: TrainConfig) -> None:
     check_loss(cfg.loss)
     if cfg.schedule not in SCHEDULES:
         raise ValueError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
+    if cfg.variant not in VARIANTS:
+        raise ValueError(f"--variant must be one of {', '.join(VARIANTS)}, got {cfg.variant!r}")
     if not cfg.ema < 1:
         raise ValueError(f"--ema must be below 1, got {cfg.ema}")
     for name, lowest in AT_LEAST.items():

@@ -68,6 +68,18 @@ def test_a_pair_is_the_rounded_mean_of_the_frames_and_the_centre_frame(tmp_path)
     assert np.array_equal(np.round(blurred * 255) / 255, blurred)  # 8-bit levels
 
 
+def test_a_linear_light_pair_averages_the_decoded_frames_and_is_brighter(tmp_path):
+    paths = fake_frames(tmp_path / "frames", 12)
+    encoded, sharp = average_window(paths, 2, 9)
+    linear, same_sharp = average_window(paths, 2, 9, gamma=2.2)
+    frames = np.stack([load_image(p) for p in paths[2:11]])
+    assert np.array_equal(sharp, same_sharp)
+    expected = (frames**2.2).mean(axis=0) ** (1 / 2.2)
+    assert np.abs(linear - expected).max() <= 0.5 / 255 + 1e-6
+    moving = np.abs(encoded - frames[0]) > 0.5 / 255  # where the square swept: light adds up
+    assert (linear[moving] > encoded[moving]).all()
+
+
 def test_frames_to_pairs_writes_the_gopro_layout_and_resumes(tmp_path):
     fake_frames(tmp_path / "clip", 40)
     command = [sys.executable, str(REPO / "data_scripts" / "frames_to_pairs.py"),
@@ -80,9 +92,20 @@ def test_frames_to_pairs_writes_the_gopro_layout_and_resumes(tmp_path):
     record = json.loads((tmp_path / "pairs" / "pairs.json").read_text())
     assert len(record["pairs"]) == len(train) + len(test)
     assert record["n_frames"] == list(N_FRAMES)
+    linear = gopro_pairs(tmp_path / "pairs", "train", "blur_gamma")  # GoPro's second variant
+    assert [pair[1] for pair in linear] == [pair[1] for pair in train]
+    first_window = plan["train"][0]
+    clip = sorted((tmp_path / "clip").iterdir())
+    expected = average_window(clip, *first_window, gamma=2.2)[0]
+    assert np.abs(load_image(linear[0][0]) - expected).max() < 1e-6  # the same 8-bit levels
     stamp = train[0][0].stat().st_mtime_ns
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 0 and train[0][0].stat().st_mtime_ns == stamp  # kept
+    linear[1][0].unlink()  # a folder made before blur_gamma existed: only that is added
+    stamp = train[1][0].stat().st_mtime_ns
+    again = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert again.returncode == 0 and linear[1][0].exists()
+    assert train[1][0].stat().st_mtime_ns == stamp
 
 
 def test_frames_to_pairs_refuses_a_short_clip(tmp_path):

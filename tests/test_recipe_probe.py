@@ -53,6 +53,17 @@ def test_the_moving_arm_is_crop192_that_redraws_nearly_static_windows(tmp_path):
     assert cfg == replace(control, static_psnr=cfg.static_psnr, out=cfg.out)
 
 
+def test_the_linear_light_arm_is_moving_that_also_trains_on_linear_light_averages(tmp_path):
+    data = [tmp_path / "real", tmp_path / "photos"]
+    cfg = recipe_probe.arm_config(tmp_path, 14, "linear-light", 300, data)
+    control = recipe_probe.arm_config(tmp_path, 14, "moving", 300, data)
+    assert cfg.variant == "both" and control.variant == "blur"
+    assert cfg == replace(control, variant=cfg.variant, out=cfg.out)
+    assert recipe_probe.same_step({"moving": control, "linear-light": cfg}) == [
+        ["moving", "linear-light"]
+    ]  # the same step: one timing, the same number of steps
+
+
 def test_arms_that_differ_only_in_data_share_one_timing(tmp_path, monkeypatch):
     import run_ablation
 

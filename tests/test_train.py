@@ -144,6 +144,21 @@ def test_several_data_folders_are_drawn_from_in_equal_shares(tiny_dataset, tmp_p
     assert train(cfg, log=quiet)["finished"]
 
 
+def test_both_variants_train_on_every_pair_twice_and_validate_on_the_encoded_average(
+    tiny_dataset, tmp_path
+):
+    cfg = config(tiny_dataset, tmp_path / "run", variant="both")
+    train_set, val_set = train_module.training_pairs(cfg)
+    folders = [blurred.parent.name for blurred, _ in train_set.pairs]
+    assert (
+        folders.count("blur")
+        == folders.count("blur_gamma")
+        == len(gopro_pairs(tiny_dataset, "train"))
+    )
+    assert {blurred.parent.name for blurred, _ in val_set.pairs} == {"blur"}
+    assert train(cfg, log=quiet)["finished"]
+
+
 def test_nearly_static_windows_are_redrawn_when_asked(tmp_path):
     # the left half of the scene stands still (blurred = sharp), the right half is blurred
     rng = np.random.default_rng(0)
@@ -268,6 +283,7 @@ def test_crop_larger_than_the_images_is_a_clear_error(tiny_dataset, tmp_path):
         ("--ema", "1", "--ema must be below 1, got 1.0"),
         ("--warmup", "-1", "--warmup must be >= 0, got -1"),
         ("--static-psnr", "-5", "--static-psnr must be >= 0, got -5.0"),
+        ("--variant", "gamma", "--variant must be one of blur, blur_gamma, both, got 'gamma'"),
     ],
 )
 def test_out_of_range_options_are_refused_by_name_before_any_work(

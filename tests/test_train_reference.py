@@ -76,12 +76,20 @@ def test_the_command_line_hands_a_new_phase_its_crop_settings(tmp_path, monkeypa
     monkeypatch.setattr(
         train_reference, "train", lambda cfg, **_: trained.append(cfg) or {"finished": True}
     )
-    changes = ["--crop", "192", "--batch-size", "4", "--static-psnr", "30"]
+    changes = ["--crop", "192", "--batch-size", "4", "--static-psnr", "30", "--variant", "both"]
     assert train_reference.main(["--work", str(tmp_path), "--new-phase", *changes]) == 0
-    assert (trained[0].crop, trained[0].batch_size, trained[0].static_psnr) == (192, 4, 30.0)
+    first = trained[0]
+    assert (first.crop, first.batch_size, first.static_psnr, first.variant) == (
+        192,
+        4,
+        30.0,
+        "both",
+    )
     assert train_reference.main(["--work", str(tmp_path), "--new-phase"]) == 0
     recipe = train_reference.RECIPE
-    assert (trained[1].crop, trained[1].static_psnr) == (recipe.crop, recipe.static_psnr)
+    assert (trained[1].crop, trained[1].static_psnr, trained[1].variant) == (
+        recipe.crop, recipe.static_psnr, recipe.variant,
+    )  # fmt: skip
 
 
 def test_each_phase_draws_its_own_batches_and_the_arms_of_a_probe_share_theirs(tmp_path):
@@ -121,3 +129,28 @@ def test_the_record_says_when_a_phase_trained_on_stronger_blur_too(tmp_path):
     )
     photos = train_reference._data_text(tmp_path / "runs" / "phase-03")
     assert "camera shake of" in photos and f"{low}-{high} frames" not in photos
+    assert "linear light" not in plain
+
+
+def test_the_record_says_when_a_phase_trained_on_linear_light_averages_too(tmp_path):
+    run = tmp_path / "runs" / "phase-14"
+    run.mkdir(parents=True)
+    cfg = train_reference.phase_config(run, [tmp_path / "data" / "gopro0477"], None)
+    (run / "config.json").write_text(json.dumps({"train": {**asdict(cfg), "variant": "both"}}))
+    assert "also averaged in linear light" in train_reference._data_text(run)
+
+
+def test_a_folder_of_real_pairs_without_linear_light_averages_is_completed(tmp_path, monkeypatch):
+    folder = tmp_path / "gopro0477"
+    for variant in ("blur", "sharp"):
+        (folder / "train" / "clip" / variant).mkdir(parents=True)
+        (folder / "train" / "clip" / variant / "000004.png").write_bytes(b"")
+    (folder / "pairs.json").write_text("{}")
+    made = []
+    monkeypatch.setattr(train_reference.subprocess, "run", lambda cmd, **_: made.append(cmd))
+    train_reference._real_pairs(folder)
+    assert len(made) == 1 and str(folder) in map(str, made[0])  # frames_to_pairs fills it in
+    (folder / "train" / "clip" / "blur_gamma").mkdir()
+    (folder / "train" / "clip" / "blur_gamma" / "000004.png").write_bytes(b"")
+    train_reference._real_pairs(folder)
+    assert len(made) == 1  # complete: left alone
