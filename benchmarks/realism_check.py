@@ -1,6 +1,7 @@
 """How close is the synthetic blur to GoPro's? Compare statistics of blurry/sharp pairs.
 
-Reads the 30 real GoPro training crops (128x128, "blur" variant) in
+Reads the 30 real GoPro training crops (128x128; which of GoPro's variants, the brightening below
+says) in
 ``../shared/realblur/gopro_train_crops/{blur,sharp}`` next to the repository (or the folder given
 as an argument), cuts one random 128x128 crop from each of the first ``--n`` synthetic training
 pairs made from photographs (:func:`svrnn_lite.synth.synth_pair`, the default dataset unless
@@ -12,6 +13,9 @@ content is not a photograph's; 300 pairs take about a minute), and prints for bo
   the sharp image's detail survives the blur (1 = none lost);
 - the noise level of the blurry and of the sharp image in 8-bit grey levels (Immerkaer's estimate,
   which fine texture also raises): averaging more frames lowers the blurry image's;
+- the brightening ``mean(blur - sharp) / rms(blur - sharp)``: motion only moves the content, so
+  averaging the encoded values (GoPro ``blur``) leaves the mean nearly unchanged, while averaging
+  in linear light (``blur_gamma``) brightens, most where bright and dark content mix;
 
 and the share of nearly static crops, whose input is above :data:`STATIC_PSNR`.
 
@@ -19,13 +23,15 @@ The real crops are for development only: they are read, never copied or shown. W
 script says so and exits with status 0.
 
 ``--photos DIR`` synthesises from a folder of photographs instead (``svrnn-lite synth
---photos``), and ``--also PAIRS ...`` adds random crops of the training pairs of GoPro-layout
-folders (e.g. real pairs written by ``data_scripts/frames_to_pairs.py``) to the comparison.
+--photos``), ``--also PAIRS ...`` adds random crops of the training pairs of GoPro-layout
+folders (e.g. real pairs written by ``data_scripts/frames_to_pairs.py``) to the comparison, and
+``--variant blur_gamma`` takes the synthetic and ``--also`` pairs averaged in linear light.
 
 Usage::
 
     .venv/bin/python benchmarks/realism_check.py [REAL_DIR] [--n 300] [--seed 0]
         [--shake PX_PER_FRAME] [--object-speed PX_PER_FRAME] [--photos DIR] [--also PAIRS ...]
+        [--variant blur_gamma]
 """
 
 from __future__ import annotations
@@ -66,8 +72,22 @@ def noise_sigma(image: np.ndarray) -> float:
     return float(np.sqrt(np.pi / 2) * np.abs(response).mean() / 6)
 
 
+def brightening(blurred: np.ndarray, sharp: np.ndarray) -> float:
+    """``mean(blurred - sharp) / rms(blurred - sharp)``: about 0 for averages of the encoded values,
+    above 0 for averages in linear light (Jensen's inequality: a power mean is above the mean).
+
+    >>> sharp = np.zeros((4, 4, 3)); sharp[:, :2] = 1.0
+    >>> round(brightening(np.full_like(sharp, 0.5), sharp), 3)  # the codes averaged
+    0.0
+    >>> round(brightening(np.full_like(sharp, 0.5 ** (1 / 2.2)), sharp), 3)  # the light averaged
+    0.418
+    """
+    difference = blurred - sharp
+    return float(difference.mean() / np.sqrt((difference**2).mean()))
+
+
 def statistics(pairs) -> dict[str, np.ndarray]:
-    """PSNR, gradient-energy ratio and noise levels of each (blur, sharp) pair."""
+    """PSNR, gradient-energy ratio, noise levels and brightening of each (blur, sharp) pair."""
     pairs = list(pairs)
     return {
         "PSNR(blur, sharp) dB": np.array([psnr(b, s) for b, s in pairs]),
@@ -76,6 +96,7 @@ def statistics(pairs) -> dict[str, np.ndarray]:
         ),
         "noise blur (grey levels)": np.array([noise_sigma(b) for b, _ in pairs]),
         "noise sharp (grey levels)": np.array([noise_sigma(s) for _, s in pairs]),
+        "brightening mean/rms(b-s)": np.array([brightening(b, s) for b, s in pairs]),
     }
 
 
@@ -90,7 +111,7 @@ def random_crop(blurred, sharp, rng):
     return blurred[window], sharp[window]
 
 
-def synthetic_pairs(n: int, seed: int, photos=None, **blur_kwargs):
+def synthetic_pairs(n: int, seed: int, photos=None, variant="blur", **blur_kwargs):
     """128x128 crops at random places of the synthetic training pairs made from photographs."""
     rng = np.random.default_rng(seed)
     indices = (
@@ -99,14 +120,15 @@ def synthetic_pairs(n: int, seed: int, photos=None, **blur_kwargs):
         else (i for i in itertools.count() if sequence_of("train", i)[0] != DEAD_LEAVES)
     )
     for i in itertools.islice(indices, n):
-        _, pair, _ = synth_pair("train", i, seed, photos=photos, **blur_kwargs)
-        yield random_crop(pair.blurred, pair.sharp, rng)
+        _, pair, blurred_gamma = synth_pair("train", i, seed, photos=photos, **blur_kwargs)
+        blurred = blurred_gamma if variant == "blur_gamma" else pair.blurred
+        yield random_crop(blurred, pair.sharp, rng)
 
 
-def folder_pairs(root: Path, n: int, seed: int):
+def folder_pairs(root: Path, n: int, seed: int, variant="blur"):
     """``n`` random 128x128 crops of the training pairs of a GoPro-layout folder."""
     rng = np.random.default_rng(seed)
-    pairs = gopro_pairs(root, "train")
+    pairs = gopro_pairs(root, "train", variant)
     for i in rng.integers(len(pairs), size=n):
         yield random_crop(load_image(pairs[i][0]), load_image(pairs[i][1]), rng)
 
@@ -123,6 +145,10 @@ def main(argv=None) -> int:
         "--also", type=Path, nargs="*", default=[],
         help="GoPro-layout folders whose training pairs to compare too (crops of each)",
     )  # fmt: skip
+    parser.add_argument(
+        "--variant", default="blur", choices=["blur", "blur_gamma"],
+        help="the synthetic and --also pairs' blurry images (%(default)s)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     overrides = {
         name: value
@@ -137,19 +163,20 @@ def main(argv=None) -> int:
 
     sets = {"real": statistics(real_pairs(args.real))}
     sets["synthetic"] = statistics(
-        synthetic_pairs(args.n, args.seed, photos=args.photos, **overrides)
+        synthetic_pairs(args.n, args.seed, photos=args.photos, variant=args.variant, **overrides)
     )
     for folder in args.also:
-        sets[folder.name[:10]] = statistics(folder_pairs(folder, args.n, args.seed))
+        sets[folder.name[:10]] = statistics(folder_pairs(folder, args.n, args.seed, args.variant))
     n_real = len(next(iter(sets["real"].values())))
     print(f"real: {n_real} GoPro crops from {args.real}")
     print(
         f"synthetic: {args.n} random {CROP}x{CROP} crops of svrnn_lite.synth train pairs "
         f"from {args.photos or 'the bundled photographs'}, seed {args.seed}, "
-        f"settings {overrides or 'default'}"
+        f"settings {overrides or 'default'}, {args.variant}"
     )
     for folder in args.also:
-        print(f"{folder.name[:10]}: {args.n} random {CROP}x{CROP} crops of {folder}/train")
+        print(f"{folder.name[:10]}: {args.n} random {CROP}x{CROP} crops of {folder}/train, "
+              f"{args.variant}")  # fmt: skip
     print(f"{'statistic':28s} {'data':10s} {'p10':>7s} {'p25':>7s} {'median':>7s} {'p75':>7s} "
           f"{'p90':>7s} {'mean':>7s}")  # fmt: skip
     for name in sets["real"]:

@@ -237,11 +237,13 @@ def test_realism_check_without_real_data_exits_cleanly(tmp_path):
 
 def test_realism_check_compares_pairs(tmp_path):
     rng = np.random.default_rng(0)
+    differences = []
     for name in ("1.png", "2.png"):
         sharp = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
         for folder, image in (("sharp", sharp), ("blur", sharp // 2 + 60)):
             (tmp_path / folder).mkdir(exist_ok=True)
             Image.fromarray(image).save(tmp_path / folder / name)
+        differences.append((sharp // 2 + 60 - sharp.astype(float)) / 255)
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "realism_check.py"), str(tmp_path), "--n", "2"],
         capture_output=True, text=True, check=False,
@@ -249,6 +251,21 @@ def test_realism_check_compares_pairs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "PSNR(blur, sharp) dB" in result.stdout and "synthetic" in result.stdout
     assert "nearly static crops (input above 30 dB): real 0%" in result.stdout
+    real = next(line for line in result.stdout.splitlines() if line.startswith("brightening"))
+    expected = np.mean([d.mean() / np.sqrt((d**2).mean()) for d in differences])
+    assert float(real.split()[-1]) == pytest.approx(expected, abs=1e-3)  # the mean of the two
+
+
+def test_averages_in_linear_light_brighten_and_averages_of_the_codes_do_not():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from realism_check import statistics, synthetic_pairs
+
+    values = {
+        variant: statistics(synthetic_pairs(6, 0, variant=variant))["brightening mean/rms(b-s)"]
+        for variant in ("blur", "blur_gamma")
+    }
+    assert abs(np.median(values["blur"])) < 0.03
+    assert (values["blur_gamma"] > values["blur"]).all()
 
 
 def test_the_noise_estimate_finds_the_noise_and_ignores_smooth_content():
