@@ -13,7 +13,10 @@ Three sets of real pairs, read from ``../shared/realblur`` next to the repositor
 
 For each set it prints the mean PSNR of the blurry inputs and of the outputs (GoPro convention),
 the mean gain and the share of images improved; then one table of all images binned by input
-PSNR (under 24, 24-28, 28-32, over 32 dB). ``--json FILE`` also writes the numbers. The model is
+PSNR (under 24, 24-28, 28-32, over 32 dB). ``--per-image`` also lists every image with its
+brightening (``realism_check.brightening``: about 0 for pairs averaged as GoPro ``blur``, above
+0 for pairs averaged in linear light), which tells the two kinds of pair apart in the full
+pairs. ``--json FILE`` also writes the numbers. The model is
 the shipped one unless ``--checkpoint`` names another. A set whose files are absent is skipped
 with a message (exit status 0). With ``--unpaired DIR --out DIR`` it also deblurs real photos
 without a sharp reference (e.g. ``../shared/realblur/real_unpaired``) into side-by-side
@@ -22,6 +25,7 @@ comparisons to look at yourself.
 Usage::
 
     .venv/bin/python benchmarks/real_blur_check.py [--checkpoint runs/x/last.pt] [--json r.json]
+    .venv/bin/python benchmarks/real_blur_check.py --per-image    # with each image's brightening
     .venv/bin/python benchmarks/real_blur_check.py --unpaired ../shared/realblur/real_unpaired \\
         --out /tmp/real_unpaired
 """
@@ -34,6 +38,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from realism_check import brightening
 
 from svrnn_lite import load_pretrained
 from svrnn_lite.atomic import atomic_path
@@ -109,6 +114,20 @@ def binned(rows: list[dict]) -> dict:
     return table
 
 
+def add_brightening(rows: list[dict], pairs) -> None:
+    """Give every row the brightening of its pair (rows in the order of ``pairs``)."""
+    for row, (blurred, sharp) in zip(rows, (pairs[i] for i in range(len(pairs))), strict=True):
+        row["brightening"] = brightening(blurred, sharp)
+
+
+def _image_line(row: dict) -> str:
+    gain = row["psnr"] - row["psnr_blurry"]
+    return (
+        f"{'':>16}  {Path(row['name']).stem[:40]:<40}  PSNR {row['psnr_blurry']:6.2f} -> "
+        f"{row['psnr']:6.2f} dB  gain {gain:+.2f}  brightening {row['brightening']:+.3f}"
+    )
+
+
 def _line(label: str, s: dict) -> str:
     return (
         f"{label:>16}  {s['images']:3d} images  PSNR {s['psnr_blurry']:6.2f} -> {s['psnr']:6.2f} "
@@ -121,6 +140,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shared", type=Path, default=SHARED, help="the realblur folder")
     parser.add_argument("--checkpoint", type=Path, help="a training checkpoint (default: shipped)")
     parser.add_argument("--json", type=Path, help="write the numbers to this file")
+    parser.add_argument("--per-image", action="store_true",
+                        help="list every image with its gain and brightening")  # fmt: skip
     parser.add_argument("--unpaired", type=Path, help="folder of real blurry photos to deblur")
     parser.add_argument("--out", type=Path, help="where to write the unpaired comparisons")
     args = parser.parse_args(argv)
@@ -138,6 +159,10 @@ def main(argv=None) -> int:
         every_row += rows
         results[name] = {"summary": summary(rows), "rows": rows}
         print(_line(name, results[name]["summary"]))
+        if args.per_image:
+            add_brightening(rows, pairs)
+            for row in rows:
+                print(_image_line(row))
     if every_row:
         table = binned(every_row)
         print("by input PSNR (dB), all sets together:")

@@ -146,7 +146,7 @@ def test_real_blur_check_scores_every_set_it_finds(tmp_path):
     out = tmp_path / "r.json"
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "real_blur_check.py"), "--shared", str(shared),
-         "--json", str(out)],
+         "--json", str(out), "--per-image"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -155,6 +155,15 @@ def test_real_blur_check_scores_every_set_it_finds(tmp_path):
     record = json.loads(out.read_text())
     assert record["sets"]["full pairs"]["summary"]["images"] == 2
     assert record["sets"]["held-out block"]["summary"]["images"] == len(frame_windows(80)["test"])
+    # --per-image: a line and a brightening mean(B - S) / rms(B - S) for every image
+    full = record["sets"]["full pairs"]["rows"]
+    assert [Path(r["name"]).name for r in full] == ["a.png", "b.png"]
+    for r in full:
+        pair = [np.asarray(Image.open(shared / "gopro_train_pairs" / kind / Path(r["name"]).name))
+                for kind in ("blur", "sharp")]  # fmt: skip
+        d = pair[0].astype(float) - pair[1]
+        assert r["brightening"] == pytest.approx(d.mean() / np.sqrt((d**2).mean()), abs=1e-4)
+    assert result.stdout.count("brightening") == 4 + len(frame_windows(80)["test"])
 
 
 def test_real_blur_check_without_the_data_says_so(tmp_path):
