@@ -60,6 +60,9 @@ ARMS = {
     # moving with every pair also averaged in linear light (GoPro's blur_gamma), so that half
     # of the crops are: the real crops are brighter than their targets, as such averages are
     "linear-light": {"crop": 192, "batch_size": 4, "static_psnr": 30.0, "variant": "both"},
+    # linear-light with half the peak learning rate: every warm restart to 5e-4 has cost about
+    # 0.2 dB on the held-out block and ended within 0.05 dB of where the cycle started
+    "half-lr": {"crop": 192, "batch_size": 4, "static_psnr": 30.0, "variant": "both", "lr": 2.5e-4},
 }
 
 

@@ -64,6 +64,17 @@ def test_the_linear_light_arm_is_moving_that_also_trains_on_linear_light_average
     ]  # the same step: one timing, the same number of steps
 
 
+def test_the_half_lr_arm_is_linear_light_at_half_the_peak_learning_rate(tmp_path):
+    data = [tmp_path / "real", tmp_path / "photos"]
+    cfg = recipe_probe.arm_config(tmp_path, 16, "half-lr", 300, data)
+    control = recipe_probe.arm_config(tmp_path, 16, "linear-light", 300, data)
+    assert cfg.lr == control.lr / 2
+    assert cfg == replace(control, lr=cfg.lr, out=cfg.out)
+    assert recipe_probe.same_step({"linear-light": control, "half-lr": cfg}) == [
+        ["linear-light", "half-lr"]
+    ]  # the same step: one timing, the same number of steps
+
+
 def test_arms_that_differ_only_in_data_share_one_timing(tmp_path, monkeypatch):
     import run_ablation
 
